@@ -1,0 +1,17 @@
+"""allauth hooks: a new user gets a personal team in the same transaction as the sign-up."""
+
+from __future__ import annotations
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.db import transaction
+
+from accounts.services import team_ensure_personal
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def save_user(self, request, user, form, commit=True):  # type: ignore[no-untyped-def]
+        with transaction.atomic():
+            user = super().save_user(request, user, form, commit=commit)
+            if commit:
+                team_ensure_personal(user=user)
+        return user

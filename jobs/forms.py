@@ -1,0 +1,90 @@
+"""The upload form: a file that must decode as audio within the site's limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+
+from jobs.audio import ACCEPTED_LABEL, AudioError, AudioInfo, probe
+from jobs.models import StemSet
+from jobs.providers import configured_providers
+
+ACCEPT_ATTR = ".wav,.flac,.mp3,.m4a,.aac,.ogg,audio/*"
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="Recording",
+        help_text=f"{ACCEPTED_LABEL}, up to {settings.STEMWEB_MAX_UPLOAD_MB} MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTR}),
+    )
+    name = forms.CharField(
+        label="Project name", max_length=255, required=False,
+        help_text="Leave empty to use the file name.",
+    )
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    provider = forms.ChoiceField(label="Provider", widget=forms.RadioSelect)
+    stem_set = forms.ChoiceField(label="Stems", widget=forms.RadioSelect)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.providers = configured_providers()
+        self.fields["provider"].choices = [(p.key, p.label) for p in self.providers]
+        self.fields["provider"].initial = self.providers[0].key if self.providers else None
+        offered = {s for p in self.providers for s in p.stem_sets}
+        self.fields["stem_set"].choices = [(s.value, s.label) for s in StemSet if s in offered]
+        self.fields["stem_set"].initial = StemSet.FOREGROUND_BACKGROUND.value
+        self.audio_info: AudioInfo | None = None
+
+    def clean_file(self):  # type: ignore[no-untyped-def]
+        upload = self.cleaned_data["file"]
+        limit_mb = settings.STEMWEB_MAX_UPLOAD_MB
+        if upload.size > limit_mb * 1024 * 1024:
+            raise forms.ValidationError(
+                f"The file is too large ({upload.size / 1048576:.0f} MB); "
+                f"the limit is {limit_mb} MB."
+            )
+        try:
+            info = probe(Path(upload.temporary_file_path()))
+        except AudioError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        shortest, longest = settings.STEMWEB_MIN_DURATION_S, settings.STEMWEB_MAX_DURATION_S
+        if info.duration_s < shortest:
+            raise forms.ValidationError(
+                f"The recording is too short ({_seconds(info.duration_s)}); "
+                f"the minimum is {_seconds(shortest)}."
+            )
+        if info.duration_s > longest:
+            raise forms.ValidationError(
+                f"The recording is too long ({_seconds(info.duration_s)}); "
+                f"the maximum is {_seconds(longest)}."
+            )
+        if info.is_silent:
+            raise forms.ValidationError("The recording is completely silent: nothing to separate.")
+        self.audio_info = info
+        return upload
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        cleaned = super().clean()
+        provider = next((p for p in self.providers if p.key == cleaned.get("provider")), None)
+        stem_set = cleaned.get("stem_set")
+        if provider and stem_set and stem_set not in provider.stem_sets:
+            self.add_error(
+                "stem_set", f"{provider.label} does not offer {StemSet(stem_set).label}."
+            )
+        return cleaned
+
+    def project_name(self) -> str:
+        name = self.cleaned_data.get("name", "").strip()
+        return name or Path(self.cleaned_data["file"].name).stem[:255] or "Untitled"
+
+
+def _seconds(value: float) -> str:
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes} min {seconds:02d} s"

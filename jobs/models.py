@@ -1,0 +1,221 @@
+"""Projects (a stored mixture in a team's folder), separation jobs and their stems.
+
+The database is the source of truth for a job's status; RQ only carries work to the workers.
+Objects are addressed in URLs by random UUIDs, and looked up through ``for_user`` managers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Team
+from jobs.audio import AudioInfo, reader_for
+
+
+class StemSet(models.TextChoices):
+    """What a user asks for. Values are stored on jobs; labels are shown on forms."""
+
+    FOREGROUND_BACKGROUND = "foreground_background", "Foreground / background"
+    VOCALS_INSTRUMENTAL = "vocals_instrumental", "Vocals / instrumental"
+    MULTI = "multi", "Many instruments"
+
+    @property
+    def stem_names(self) -> tuple[str, ...]:
+        return STEM_NAMES[self]
+
+
+STEM_NAMES: dict[str, tuple[str, ...]] = {
+    StemSet.FOREGROUND_BACKGROUND: ("foreground", "background"),
+    StemSet.VOCALS_INSTRUMENTAL: ("vocals", "instrumental"),
+    StemSet.MULTI: ("vocals", "drums", "bass", "guitar", "piano", "other"),
+}
+
+
+class Folder(models.Model):
+    """A folder in a team's project tree; ``parent`` nests it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(Team, models.CASCADE, related_name="folders")
+    parent = models.ForeignKey("self", models.CASCADE, null=True, blank=True, related_name="children")
+    name = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectQuerySet(models.QuerySet["Project"]):
+    def for_user(self, user: settings.AUTH_USER_MODEL) -> ProjectQuerySet:  # type: ignore[valid-type]
+        """Projects of every team the user belongs to."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(team__memberships__user=user)
+
+
+def source_upload_to(project: Project, filename: str) -> str:
+    extension = filename.rsplit(".", 1)[-1].lower()
+    return f"teams/{project.team.public_id}/projects/{project.public_id}/source.{extension}"
+
+
+class Project(models.Model):
+    """One uploaded mixture and what is known about its audio."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(Team, models.CASCADE, related_name="projects")
+    folder = models.ForeignKey(Folder, models.SET_NULL, null=True, blank=True, related_name="projects")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="projects"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    source = models.FileField(upload_to=source_upload_to, max_length=255)
+    original_filename = models.CharField(max_length=255)
+    container = models.CharField(max_length=16)  # "WAV", "FLAC", "MP3", "M4A", "AAC", "OGG"
+    codec = models.CharField(max_length=32)
+    duration_s = models.FloatField()
+    sample_rate = models.PositiveIntegerField()  # Hz
+    channels = models.PositiveSmallIntegerField()
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["team", "-created"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def frames(self) -> int:
+        return round(self.duration_s * self.sample_rate)
+
+    def audio_info(self) -> AudioInfo:
+        """How to decode the stored source, from what ``probe`` found at upload."""
+        return AudioInfo(
+            container=self.container,
+            codec=self.codec,
+            extension=self.source.name.rsplit(".", 1)[-1],
+            sample_rate=self.sample_rate,
+            channels=self.channels,
+            frames=self.frames,
+            reader=reader_for(self.container),
+        )
+
+
+class JobQuerySet(models.QuerySet["SeparationJob"]):
+    def for_user(self, user: settings.AUTH_USER_MODEL) -> JobQuerySet:  # type: ignore[valid-type]
+        """Jobs on projects of every team the user belongs to."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(project__team__memberships__user=user)
+
+
+class SeparationJob(models.Model):
+    """A request to split a project's mixture into stems with one provider."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        TIMED_OUT = "timed_out", "Timed out"
+        CANCELED = "canceled", "Canceled"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, models.CASCADE, related_name="jobs")
+    provider = models.CharField(max_length=32, default="local")
+    stem_set = models.CharField(max_length=32, choices=StemSet.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    provider_task_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    progress = models.FloatField(default=0.0)  # 0..1
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="jobs"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["status", "created"])]
+
+    def __str__(self) -> str:
+        return f"{self.project} ({self.get_stem_set_display()}, {self.provider})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def stem_names(self) -> tuple[str, ...]:
+        return STEM_NAMES[self.stem_set]
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        """Wall time since the worker started it, up to now or to its end."""
+        if self.started is None:
+            return None
+        return (self.finished or timezone.now()) - self.started
+
+    def mark_failed(self, reason: str, status: str = Status.FAILED) -> bool:
+        """End a job that is not already over. Returns False when it had ended before."""
+        updated = SeparationJob.objects.filter(pk=self.pk).exclude(status__in=self.TERMINAL).update(
+            status=status, error=reason[:2000], finished=timezone.now()
+        )
+        if updated:
+            self.refresh_from_db()
+        return bool(updated)
+
+    def report_progress(self, fraction: float) -> bool:
+        """Store progress (0..1) while running. False when the job is no longer running."""
+        now = timezone.now()
+        return bool(
+            SeparationJob.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+                progress=min(max(fraction, 0.0), 1.0), heartbeat=now
+            )
+        )
+
+
+def stem_upload_to(stem: Stem, filename: str) -> str:
+    job = stem.job
+    return f"teams/{job.project.team.public_id}/jobs/{job.pk}/{filename}"
+
+
+class Stem(models.Model):
+    """One separated part of a job's mixture, stored as an audio file."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    job = models.ForeignKey(SeparationJob, models.CASCADE, related_name="stems")
+    name = models.CharField(max_length=32)  # "foreground", "background", "vocals", ...
+    file = models.FileField(upload_to=stem_upload_to, max_length=255)
+    format = models.CharField(max_length=8)  # "flac", "wav", "mp3"
+    duration_s = models.FloatField()
+    sample_rate = models.PositiveIntegerField()
+    channels = models.PositiveSmallIntegerField()
+    size_bytes = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["job", "id"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="one_stem_per_name")]
+
+    def __str__(self) -> str:
+        return f"{self.job.project.name}: {self.name}"

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def clock(value: float | timedelta | None) -> str:
+    """Seconds (or a timedelta) as m:ss, or h:mm:ss past an hour; "" for None."""
+    if value is None:
+        return ""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@register.filter
+def megabytes(value: int) -> str:
+    return f"{value / 1048576:.1f} MB"
+
+
+@register.filter
+def percent(value: float) -> str:
+    return f"{value * 100:.0f} %"
+
+
+@register.filter
+def status_label(value: str) -> str:
+    """A job status value ("timed_out") as its label ("Timed out")."""
+    from jobs.models import SeparationJob
+
+    return SeparationJob.Status(value).label

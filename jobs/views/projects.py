@@ -1,0 +1,84 @@
+"""Dashboard, upload, and the project's source audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
+
+from accounts.services import team_current
+from jobs.forms import UploadForm
+from jobs.models import Project, SeparationJob
+from jobs.serving import serve_audio
+from jobs.services import JobRequestError, job_create, project_create
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    membership = team_current(request=request)
+    latest = SeparationJob.objects.filter(project=OuterRef("pk")).order_by("-created")
+    projects = (
+        Project.objects.filter(team=membership.team)
+        .annotate(
+            latest_job_id=Subquery(latest.values("pk")[:1]),
+            latest_status=Subquery(latest.values("status")[:1]),
+        )
+        .order_by("-created")
+    )
+    page = Paginator(projects, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "jobs/dashboard.html",
+        {"team": membership.team, "membership": membership, "page": page},
+    )
+
+
+@login_required
+def upload(request: HttpRequest) -> HttpResponse:
+    membership = team_current(request=request)
+    if not membership.can_upload:
+        raise PermissionDenied("Viewers cannot upload.")
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload_file = form.cleaned_data["file"]
+        try:
+            with transaction.atomic():
+                project = project_create(
+                    team=membership.team,
+                    user=request.user,
+                    upload_path=Path(upload_file.temporary_file_path()),
+                    original_filename=upload_file.name,
+                    info=form.audio_info,
+                    name=form.project_name(),
+                    description=form.cleaned_data["description"],
+                )
+                job = job_create(
+                    project=project,
+                    user=request.user,
+                    provider_key=form.cleaned_data["provider"],
+                    stem_set=form.cleaned_data["stem_set"],
+                )
+        except JobRequestError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"“{project.name}” is uploaded and queued.")
+            return redirect("job_detail", job_id=job.pk)
+    return render(request, "jobs/upload.html", {"form": form, "team": membership.team})
+
+
+@login_required
+def project_source(request: HttpRequest, project_id: str) -> HttpResponse:
+    project = get_object_or_404(Project.objects.for_user(request.user), public_id=project_id)
+    extension = project.source.name.rsplit(".", 1)[-1]
+    filename = f"{slugify(project.name) or 'project'}-mixture.{extension}"
+    return serve_audio(
+        request, project.source, filename=filename, as_attachment="download" in request.GET
+    )

