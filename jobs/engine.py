@@ -43,7 +43,7 @@ class EngineParams:
     repet_min_gap_s: float = 0.75  # neighbours must be at least this far away in time
     band_low_hz: float = 150.0
     band_high_hz: float = 6000.0  # the foreground mask tapers linearly to 0 at twice this
-    segment_s: float = 30.0
+    segment_s: float = 10.0  # shorter segments keep REPET-SIM local; 10 s scored best
     crossfade_s: float = 1.0
 
 
@@ -78,12 +78,13 @@ def _band_weights(freqs: np.ndarray, low: float, high: float) -> np.ndarray:
     return w.astype(np.float32)
 
 
-def _repeating_background(mag: np.ndarray, neighbours: int, min_gap: int) -> np.ndarray:
-    """REPET-SIM background estimate of a (bins, frames) magnitude spectrogram."""
+def _repeating_background(mag: np.ndarray, neighbours: int, min_gap: int) -> np.ndarray | None:
+    """REPET-SIM background estimate of a (bins, frames) magnitude spectrogram, or None when
+    the segment is too short to hold repetitions."""
     frames = mag.shape[1]
     k = min(neighbours, frames - 1 - 2 * min_gap)
     if k < 3:
-        return mag  # too short to find repetitions: call it all background
+        return None
     k -= 1 - k % 2  # keep it odd
     unit = mag / (np.linalg.norm(mag, axis=0, keepdims=True) + EPS)
     sim = unit.T @ unit
@@ -125,6 +126,9 @@ def separate_foreground(
         return np.zeros_like(mixture, dtype=np.float32)
     n_fft = _window_length(params.window_s, sample_rate)
     hop = n_fft // 4
+    if frames < n_fft:  # shorter than one window: zero-pad, then cut back at the end
+        padded = np.pad(mixture, ((0, n_fft - frames), (0, 0)))
+        return separate_foreground(padded, sample_rate, params)[:frames]
     freqs, _, spec = stft(mixture.T, sample_rate, nperseg=n_fft, noverlap=n_fft - hop)
     spec = spec.astype(np.complex64)
     weights = _band_weights(freqs, params.band_low_hz, params.band_high_hz)
@@ -141,9 +145,11 @@ def separate_foreground(
 
     min_gap = max(1, round(params.repet_min_gap_s * sample_rate / hop))
     repeating = _repeating_background(mag, params.repet_neighbours, min_gap)
-    repet_mask = _soft_mask(mag - repeating, repeating)
-
-    mask = np.sqrt(hpss_mask * repet_mask) * _centre_coherence(band) * weights[lo:hi, None]
+    if repeating is not None:
+        mask = np.sqrt(hpss_mask * _soft_mask(mag - repeating, repeating))
+    else:
+        mask = hpss_mask
+    mask *= _centre_coherence(band) * weights[lo:hi, None]
     masked = np.zeros_like(spec)
     masked[:, lo:hi] = band * mask[None]
     coarse = istft(masked, sample_rate, nperseg=n_fft, noverlap=n_fft - hop)[1]

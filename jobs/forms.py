@@ -17,6 +17,7 @@ ACCEPT_ATTR = ".wav,.flac,.mp3,.m4a,.aac,.ogg,audio/*"
 class UploadForm(forms.Form):
     file = forms.FileField(
         label="Recording",
+        allow_empty_file=True,  # so probe() reports it, in the same words as other bad files
         help_text=f"{ACCEPTED_LABEL}, up to {settings.STEMWEB_MAX_UPLOAD_MB} MB.",
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTR}),
     )

@@ -194,6 +194,8 @@ RQ_QUEUES = {
     "local": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
 }
 RQ_SHOW_ADMIN_LINK = True
+# Enqueue at once: stemweb already enqueues from transaction.on_commit where it matters.
+RQ = {"COMMIT_MODE": "auto"}
 
 # --- stemweb ----------------------------------------------------------------------------------
 STEMWEB_MAX_UPLOAD_MB = env_int("STEMWEB_MAX_UPLOAD_MB", 200)

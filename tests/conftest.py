@@ -53,11 +53,12 @@ def _clean_redis():
 
 @pytest.fixture(autouse=True)
 def _media_root(tmp_path: Path, settings):
-    """A fresh storage directory per test, so 'nothing left behind' can be checked."""
+    """A fresh storage directory per test, so 'nothing left behind' can be checked; static
+    files from the finders (no collectstatic manifest in tests)."""
     media = tmp_path / "media"
     media.mkdir()
     settings.STORAGES = {
-        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         "default": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": media},
