@@ -7,7 +7,15 @@ class StemInline(admin.TabularInline):
     model = Stem
     extra = 0
     can_delete = False
-    readonly_fields = ["name", "file", "format", "duration_s", "sample_rate", "channels", "size_bytes"]
+    readonly_fields = [
+        "name",
+        "file",
+        "format",
+        "duration_s",
+        "sample_rate",
+        "channels",
+        "size_bytes",
+    ]
 
 
 @admin.register(SeparationJob)

@@ -83,8 +83,7 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         return _probe_ffmpeg(path)
     if info.format not in _SNDFILE_FORMATS:
         raise AudioError(
-            f"{info.format_info or info.format} files are not supported. "
-            f"Upload {ACCEPTED_LABEL}."
+            f"{info.format_info or info.format} files are not supported. Upload {ACCEPTED_LABEL}."
         )
     if info.frames <= 0:
         raise AudioError(
@@ -123,7 +122,9 @@ def _probe_ffmpeg(path: str | os.PathLike[str]) -> AudioInfo:
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
-        raise AudioError(f"This is not an audio file stemweb can read. Upload {ACCEPTED_LABEL}.") from None
+        raise AudioError(
+            f"This is not an audio file stemweb can read. Upload {ACCEPTED_LABEL}."
+        ) from None
     with container:
         if not container.streams.audio:
             raise AudioError("The file has no audio stream (it may be an image or a video).")
@@ -138,7 +139,9 @@ def _probe_ffmpeg(path: str | os.PathLike[str]) -> AudioInfo:
                 frames += len(block)
                 peak = max(peak, float(np.abs(block).max()))
         except av.error.FFmpegError as exc:
-            raise AudioError(f"The file is corrupt or truncated: decoding failed ({exc}).") from None
+            raise AudioError(
+                f"The file is corrupt or truncated: decoding failed ({exc})."
+            ) from None
         frames = min(frames, _probed_frames(container, stream) or frames)
         if frames == 0:
             raise AudioError("The file contains no audio samples.")

@@ -22,7 +22,9 @@ class UploadForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTR}),
     )
     name = forms.CharField(
-        label="Project name", max_length=255, required=False,
+        label="Project name",
+        max_length=255,
+        required=False,
         help_text="Leave empty to use the file name.",
     )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)

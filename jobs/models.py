@@ -41,7 +41,9 @@ class Folder(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     team = models.ForeignKey(Team, models.CASCADE, related_name="folders")
-    parent = models.ForeignKey("self", models.CASCADE, null=True, blank=True, related_name="children")
+    parent = models.ForeignKey(
+        "self", models.CASCADE, null=True, blank=True, related_name="children"
+    )
     name = models.CharField(max_length=255)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -70,7 +72,9 @@ class Project(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     team = models.ForeignKey(Team, models.CASCADE, related_name="projects")
-    folder = models.ForeignKey(Folder, models.SET_NULL, null=True, blank=True, related_name="projects")
+    folder = models.ForeignKey(
+        Folder, models.SET_NULL, null=True, blank=True, related_name="projects"
+    )
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -178,8 +182,10 @@ class SeparationJob(models.Model):
 
     def mark_failed(self, reason: str, status: str = Status.FAILED) -> bool:
         """End a job that is not already over. Returns False when it had ended before."""
-        updated = SeparationJob.objects.filter(pk=self.pk).exclude(status__in=self.TERMINAL).update(
-            status=status, error=reason[:2000], finished=timezone.now()
+        updated = (
+            SeparationJob.objects.filter(pk=self.pk)
+            .exclude(status__in=self.TERMINAL)
+            .update(status=status, error=reason[:2000], finished=timezone.now())
         )
         if updated:
             self.refresh_from_db()

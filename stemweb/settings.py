@@ -193,6 +193,14 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "local": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
 }
+# One cache for every web process, so allauth's rate limits hold across gunicorn workers.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "stemweb",
+    }
+}
 RQ_SHOW_ADMIN_LINK = True
 # Enqueue at once: stemweb already enqueues from transaction.on_commit where it matters.
 RQ = {"COMMIT_MODE": "auto"}

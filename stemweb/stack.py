@@ -41,17 +41,42 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         subprocess.run([*manage, "recover_jobs"], env=env, check=True)
-        children.append(subprocess.Popen(
-            [*manage, "rqworker", "default", "local", "--with-scheduler",
-             "--worker-class", "stemweb.worker.StemwebWorker"],
-            env=env,
-        ))
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "stemweb.wsgi", "--bind", f"{host}:{port}",
-             "--workers", "2", "--threads", "4", "--timeout", "300",
-             "--access-logfile", "-"],
-            env=env, cwd=BASE_DIR,
-        ))
+        children.append(
+            subprocess.Popen(
+                [
+                    *manage,
+                    "rqworker",
+                    "default",
+                    "local",
+                    "--with-scheduler",
+                    "--worker-class",
+                    "stemweb.worker.StemwebWorker",
+                ],
+                env=env,
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "stemweb.wsgi",
+                    "--bind",
+                    f"{host}:{port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--timeout",
+                    "300",
+                    "--access-logfile",
+                    "-",
+                ],
+                env=env,
+                cwd=BASE_DIR,
+            )
+        )
         print(f"\nstemweb is running at http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.3)
@@ -67,7 +92,11 @@ def main() -> int:
         if redis is not None:
             redis.stop()
         print("stemweb: stopped", flush=True)
-    failed = [c.args[2] if len(c.args) > 2 else c.args for c in children if c.returncode not in (0, -15, None)]
+    failed = [
+        c.args[2] if len(c.args) > 2 else c.args
+        for c in children
+        if c.returncode not in (0, -15, None)
+    ]
     return 1 if failed and not stopping else 0
 
 

@@ -46,7 +46,7 @@ def mixture(dev_dir: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
-    """Every test starts with empty queues."""
+    """Every test starts with empty queues and an empty cache (both live in Redis)."""
     django_rq.get_connection("default").flushdb()
     yield
 
@@ -108,7 +108,45 @@ def run_worker_burst(media: Path) -> subprocess.CompletedProcess[str]:
         "REDIS_URL": settings.REDIS_URL,
     }
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "rqworker", "default", "local", "--burst",
-         "--worker-class", "stemweb.worker.StemwebWorker"],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "rqworker",
+            "default",
+            "local",
+            "--burst",
+            "--worker-class",
+            "stemweb.worker.StemwebWorker",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium, headless, with nothing reaching for the network."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }

@@ -13,8 +13,12 @@ from jobs.services import job_create, project_create
 def make_project(user: User, source: Path, name: str = "Song") -> Project:
     team = Membership.objects.filter(user=user).select_related("team").first().team
     return project_create(
-        team=team, user=user, upload_path=source, original_filename=source.name,
-        info=probe(source), name=name,
+        team=team,
+        user=user,
+        upload_path=source,
+        original_filename=source.name,
+        info=probe(source),
+        name=name,
     )
 
 

@@ -49,3 +49,6 @@ if not os.environ.get("REDIS_URL"):
         _redis = embedded_redis.start(_tmp / "redis", persist=False)
         atexit.register(_redis.stop)
         os.environ["REDIS_URL"] = _redis.url
+
+# pytest-django's live_server runs Django in a thread beside Playwright's event loop.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -25,7 +25,11 @@ def test_it_rejects_broken_files_with_a_reason(bad_dir, name, message):
 
 @pytest.mark.parametrize(
     ("name", "frames", "peak_is_zero"),
-    [("one_sample.wav", 1, False), ("half_second.wav", 22050, False), ("silence_3s.flac", 132300, True)],
+    [
+        ("one_sample.wav", 1, False),
+        ("half_second.wav", 22050, False),
+        ("silence_3s.flac", 132300, True),
+    ],
 )
 def test_it_measures_valid_edge_cases(bad_dir, name, frames, peak_is_zero):
     info = probe(bad_dir / name)

@@ -38,7 +38,11 @@ def test_it_separates_into_stems_that_sum_to_the_mixture(user, mixture, _media_r
         decoded[name], stem_rate = sf.read(stem.file.path, dtype="float64")
         assert stem_rate == rate and decoded[name].shape == original.shape
     np.testing.assert_allclose(decoded["foreground"] + decoded["background"], original, atol=1e-4)
-    assert {p.name for p in stored_files(_media_root)} == {"source.flac", "foreground.flac", "background.flac"}
+    assert {p.name for p in stored_files(_media_root)} == {
+        "source.flac",
+        "foreground.flac",
+        "background.flac",
+    }
 
 
 def test_vocals_instrumental_names_the_stems_so(user, mixture):
@@ -119,7 +123,10 @@ def test_recovery_requeues_a_stale_running_job_and_re_enqueues_lost_ones(user, m
     assert (result.requeued, result.failed, result.enqueued) == (1, 0, 2)
     stale.refresh_from_db()
     assert stale.status == Status.QUEUED and stale.attempts == 1
-    assert set(django_rq.get_queue("local").job_ids) == {f"separate-{stale.pk}-1", f"separate-{lost.pk}-0"}
+    assert set(django_rq.get_queue("local").job_ids) == {
+        f"separate-{stale.pk}-1",
+        f"separate-{lost.pk}-0",
+    }
     assert jobs_recover().enqueued == 0  # already in RQ: not enqueued twice
 
 

@@ -86,7 +86,12 @@ def test_the_player_source_is_inline(logged_in, done_job):
 
 @pytest.mark.parametrize(
     ("header", "first", "last"),
-    [("bytes=0-99", 0, 99), ("bytes=1000-1999", 1000, 1999), ("bytes=-500", None, None), ("bytes=5000-", 5000, None)],
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=1000-1999", 1000, 1999),
+        ("bytes=-500", None, None),
+        ("bytes=5000-", 5000, None),
+    ],
 )
 def test_range_requests_get_206_with_exactly_those_bytes(logged_in, done_job, header, first, last):
     stem = done_job.stems.get(name="foreground")
@@ -102,7 +107,9 @@ def test_range_requests_get_206_with_exactly_those_bytes(logged_in, done_job, he
 
 def test_an_unsatisfiable_range_gets_416(logged_in, done_job):
     stem = done_job.stems.get(name="foreground")
-    response = logged_in.get(reverse("stem_file", args=[stem.public_id]), HTTP_RANGE="bytes=999999999-")
+    response = logged_in.get(
+        reverse("stem_file", args=[stem.public_id]), HTTP_RANGE="bytes=999999999-"
+    )
     assert response.status_code == 416 and response["Content-Range"] == f"bytes */{stem.size_bytes}"
 
 

@@ -66,9 +66,15 @@ def test_a_good_upload_creates_the_project_and_enqueues_its_job(client, user, de
     client.force_login(user)
     response = _post(client, dev_dir / DEV01 / "mixture.mp3", description="take 3")
     job = SeparationJob.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("job_detail", args=[job.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "job_detail", args=[job.pk]
+    )
     project = job.project
-    assert (project.name, project.original_filename, project.description) == ("mixture", "mixture.mp3", "take 3")
+    assert (project.name, project.original_filename, project.description) == (
+        "mixture",
+        "mixture.mp3",
+        "take 3",
+    )
     assert (project.container, project.sample_rate, project.channels) == ("MP3", 44100, 2)
     assert project.duration_s == pytest.approx(20.0)
     assert project.size_bytes == 401285 and len(project.sha256) == 64

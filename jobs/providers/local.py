@@ -44,7 +44,10 @@ def separate_file(
             on_progress(done / info.frames)
 
     opts = {"samplerate": info.sample_rate, "channels": info.channels, "subtype": "PCM_24"}
-    with sf.SoundFile(paths[0], "w", **opts) as fg_out, sf.SoundFile(paths[1], "w", **opts) as bg_out:
+    with (
+        sf.SoundFile(paths[0], "w", **opts) as fg_out,
+        sf.SoundFile(paths[1], "w", **opts) as bg_out,
+    ):
         blocks = read_blocks(source, info)
         for fg, bg in engine.separate_stream(blocks, info.sample_rate, on_frames=on_frames):
             fg_out.write(np.clip(fg, -1.0, _PCM24_MAX))

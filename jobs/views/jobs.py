@@ -33,4 +33,6 @@ def stem_file(request: HttpRequest, stem_id: str) -> HttpResponse:
     )
     project_slug = slugify(stem.job.project.name) or "project"
     filename = f"{project_slug}-{stem.name}.{stem.format}"
-    return serve_audio(request, stem.file, filename=filename, as_attachment="download" in request.GET)
+    return serve_audio(
+        request, stem.file, filename=filename, as_attachment="download" in request.GET
+    )

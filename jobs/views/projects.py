@@ -17,8 +17,8 @@ from django.utils.text import slugify
 from accounts.services import team_current
 from jobs.forms import UploadForm
 from jobs.models import Project, SeparationJob
-from jobs.serving import serve_audio
 from jobs.services import JobRequestError, job_create, project_create
+from jobs.serving import serve_audio
 
 
 @login_required

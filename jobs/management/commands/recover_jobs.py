@@ -14,7 +14,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--stale-after", type=float, default=5.0,
+            "--stale-after",
+            type=float,
+            default=5.0,
             help="minutes without progress after which a running job counts as abandoned",
         )
 

@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("input", type=Path)
         parser.add_argument("--out", type=Path, required=True, help="directory for the stems")
         parser.add_argument(
-            "--stems", choices=["two"], default="two",
+            "--stems",
+            choices=["two"],
+            default="two",
             help="stem set: 'two' = foreground (speech or vocals) and background",
         )
 
