@@ -22,12 +22,17 @@ overlap by ``crossfade_s`` and are cross-faded, so memory stays bounded whatever
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import istft, stft
+from scipy.signal import ShortTimeFFT
+from scipy.signal.windows import hann
+
+from jobs.audio import AudioInfo, read_blocks
 
 EPS = 1e-10
 
@@ -66,6 +71,11 @@ def median_filter_axis(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     pad[axis] = (half, half)
     windows = sliding_window_view(np.pad(x, pad, mode="symmetric"), size, axis=axis)
     return np.partition(windows, half, axis=-1)[..., half]
+
+
+def _stft(n_fft: int, sample_rate: int) -> ShortTimeFFT:
+    """Hann-windowed STFT with 75 % overlap; its ``istft`` inverts ``stft`` exactly."""
+    return ShortTimeFFT(hann(n_fft, sym=False), hop=n_fft // 4, fs=sample_rate)
 
 
 def _soft_mask(target: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -129,8 +139,9 @@ def separate_foreground(
     if frames < n_fft:  # shorter than one window: zero-pad, then cut back at the end
         padded = np.pad(mixture, ((0, n_fft - frames), (0, 0)))
         return separate_foreground(padded, sample_rate, params)[:frames]
-    freqs, _, spec = stft(mixture.T, sample_rate, nperseg=n_fft, noverlap=n_fft - hop)
-    spec = spec.astype(np.complex64)
+    coarse_stft = _stft(n_fft, sample_rate)
+    spec = coarse_stft.stft(mixture.T).astype(np.complex64)  # (channels, bins, frames)
+    freqs = coarse_stft.f
     weights = _band_weights(freqs, params.band_low_hz, params.band_high_hz)
     # Only bins the band prior lets through need a mask; the rest stay background.
     active = np.flatnonzero(weights > 0)
@@ -152,22 +163,19 @@ def separate_foreground(
     mask *= _centre_coherence(band) * weights[lo:hi, None]
     masked = np.zeros_like(spec)
     masked[:, lo:hi] = band * mask[None]
-    coarse = istft(masked, sample_rate, nperseg=n_fft, noverlap=n_fft - hop)[1]
-    coarse = coarse[:, :frames].astype(np.float32)
+    del spec, band
+    coarse = coarse_stft.istft(masked, k1=frames).astype(np.float32)
+    del masked
 
     # Second pass at ~23 ms: drum hits are vertical lines here, the voice is horizontal.
-    n_fine = _window_length(params.refine_window_s, sample_rate)
-    hop_fine = n_fine // 4
-    _, _, fine = stft(coarse, sample_rate, nperseg=n_fine, noverlap=n_fine - hop_fine)
+    fine_stft = _stft(_window_length(params.refine_window_s, sample_rate), sample_rate)
+    fine = fine_stft.stft(coarse).astype(np.complex64)
+    del coarse
     fine_mag = np.abs(fine).mean(axis=0)
     harmonic = median_filter_axis(fine_mag, k, axis=1)
     percussive = median_filter_axis(fine_mag, k, axis=0)
-    refined = fine * _soft_mask(harmonic, percussive)[None]
-    out = istft(refined, sample_rate, nperseg=n_fine, noverlap=n_fine - hop_fine)[1]
-    out = out[:, :frames].T
-    if out.shape[0] < frames:  # istft can come back a few samples short of tiny inputs
-        out = np.pad(out, ((0, frames - out.shape[0]), (0, 0)))
-    return np.ascontiguousarray(out, dtype=np.float32)
+    fine *= _soft_mask(harmonic, percussive)[None]
+    return np.ascontiguousarray(fine_stft.istft(fine, k1=frames).T, dtype=np.float32)
 
 
 def separate_stream(
@@ -228,3 +236,44 @@ def separate_stream(
         if on_frames:
             on_frames(done)
         yield fg, bg
+
+
+# float -> 24-bit PCM: the largest positive value that does not wrap around.
+_PCM24_MAX = 1.0 - 2.0**-23
+
+
+def separate_file(
+    source: Path,
+    info: AudioInfo,
+    out_dir: Path,
+    stem_names: Sequence[str] = ("foreground", "background"),
+    on_progress: Callable[[float], None] | None = None,
+) -> list[Path]:
+    """Split ``source`` into two FLAC stems (24-bit, the source's rate and channels).
+
+    Streams: holds one engine segment in memory, whatever the duration.
+
+    Args:
+        stem_names: file names for the foreground and the background estimate, in that order.
+        on_progress: called with the fraction (0..1) done after each segment.
+    Returns:
+        The two paths written: ``out_dir/<name>.flac`` for each name.
+    """
+    fg_name, bg_name = stem_names
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{fg_name}.flac", out_dir / f"{bg_name}.flac"]
+
+    def on_frames(done: int) -> None:
+        if on_progress:
+            on_progress(done / info.frames)
+
+    opts = {"samplerate": info.sample_rate, "channels": info.channels, "subtype": "PCM_24"}
+    with (
+        sf.SoundFile(paths[0], "w", **opts) as fg_out,
+        sf.SoundFile(paths[1], "w", **opts) as bg_out,
+    ):
+        blocks = read_blocks(source, info)
+        for fg, bg in separate_stream(blocks, info.sample_rate, on_frames=on_frames):
+            fg_out.write(np.clip(fg, -1.0, _PCM24_MAX))
+            bg_out.write(np.clip(bg, -1.0, _PCM24_MAX))
+    return paths

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.audio import AudioError, probe
-from jobs.providers.local import separate_file
+from jobs.engine import separate_file
 
 
 class Command(BaseCommand):
