@@ -1,0 +1,35 @@
+# stemweb production image: gunicorn + whitenoise for the web, the same image runs the worker.
+#   docker build -t stemweb .
+#   docker run -e DATABASE_URL=... -e REDIS_URL=... -e SECRET_KEY=... -p 8000:8000 stemweb
+#   docker run -e ... stemweb worker
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    STEMWEB_VAR_DIR=/var/lib/stemweb
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libsndfile1 tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /app --shell /usr/sbin/nologin stemweb \
+    && mkdir -p /var/lib/stemweb && chown stemweb /var/lib/stemweb
+
+WORKDIR /app
+# Dependencies only: the code runs from /app, where settings find templates/ and static/.
+COPY pyproject.toml README.md ./
+RUN mkdir stemweb accounts jobs && pip install . && pip uninstall -y stemweb
+COPY manage.py ./
+COPY stemweb ./stemweb
+COPY accounts ./accounts
+COPY jobs ./jobs
+COPY templates ./templates
+COPY static ./static
+COPY docker/entrypoint.sh /usr/local/bin/stemweb-entrypoint
+RUN SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0
+
+USER stemweb
+EXPOSE 8000
+ENTRYPOINT ["tini", "--", "stemweb-entrypoint"]
+CMD ["web"]
