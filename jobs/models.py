@@ -174,6 +174,13 @@ class SeparationJob(models.Model):
         return STEM_NAMES[self.stem_set]
 
     @property
+    def provider_label(self) -> str:
+        from jobs.providers import PROVIDERS  # the registry imports this module
+
+        provider = PROVIDERS.get(self.provider)
+        return provider.label if provider else self.provider
+
+    @property
     def elapsed(self) -> timedelta | None:
         """Wall time since the worker started it, up to now or to its end."""
         if self.started is None:

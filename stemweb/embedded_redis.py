@@ -66,7 +66,10 @@ def start(directory: Path, *, persist: bool = True, wait_s: float = 10.0) -> Emb
         "--logfile",
         str(directory / "redis.log"),
     ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Own session: Ctrl-C in a terminal must not stop Redis before the workers using it.
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:

@@ -24,6 +24,7 @@ _tmp = Path(tempfile.mkdtemp(prefix="stemweb-tests-"))
 atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 
 os.environ["STEMWEB_VAR_DIR"] = str(_tmp / "var")
+(_tmp / "var" / "static").mkdir(parents=True)  # whitenoise warns when STATIC_ROOT is missing
 os.environ["STEMWEB_MEDIA_ROOT"] = str(_tmp / "media")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
 

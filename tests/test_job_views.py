@@ -28,6 +28,7 @@ def test_a_queued_job_page_polls_every_two_seconds(logged_in, user, mixture):
     job = make_job(user, mixture, name="Demo")
     html = logged_in.get(reverse("job_detail", args=[job.pk])).content.decode()
     assert "<h1>Demo</h1>" in html and "Foreground / background" in html
+    assert "<dd>Local engine</dd>" in html and "ada&#x27;s team" in html  # header: current team
     assert 'data-status="queued"' in html and 'hx-trigger="every 2s' in html
 
 

@@ -37,7 +37,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "jobs/dashboard.html",
-        {"team": membership.team, "membership": membership, "page": page},
+        {"membership": membership, "page": page},
     )
 
 
@@ -71,7 +71,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"“{project.name}” is uploaded and queued.")
             return redirect("job_detail", job_id=job.pk)
-    return render(request, "jobs/upload.html", {"form": form, "team": membership.team})
+    return render(request, "jobs/upload.html", {"form": form})
 
 
 @login_required
