@@ -40,7 +40,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        subprocess.run([*manage, "recover_jobs"], env=env, check=True)
+        # No worker of this stack runs yet, so every job left running was abandoned.
+        subprocess.run([*manage, "recover_jobs", "--stale-after", "0"], env=env, check=True)
         # Own sessions: the terminal's Ctrl-C reaches only this process, which then stops
         # the web server first, the worker next (a warm shutdown), and Redis last.
         web = [sys.executable, "-m", "gunicorn", "stemweb.wsgi", "--bind", f"{host}:{port}"]

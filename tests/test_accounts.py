@@ -62,3 +62,10 @@ def test_a_superuser_without_sign_up_still_gets_a_team(client):
     client.force_login(admin)
     assert client.get(reverse("dashboard")).status_code == 200
     assert Membership.objects.get(user=admin).role == Membership.Role.OWNER
+
+
+def test_logout_ends_the_session(client):
+    user = User.objects.create_user(email="ada@example.com", password=PASSWORD)
+    client.force_login(user)
+    assert client.post(reverse("account_logout")).status_code == 302
+    assert client.get(reverse("dashboard"))["Location"].startswith(reverse("account_login"))

@@ -35,8 +35,10 @@ def test_a_queued_job_page_polls_every_two_seconds(logged_in, user, mixture):
 def test_the_fragment_is_the_status_section_alone(logged_in, user, mixture):
     job = make_job(user, mixture)
     SeparationJob.objects.filter(pk=job.pk).update(status=Status.RUNNING, progress=0.42)
-    html = logged_in.get(reverse("job_detail", args=[job.pk]), **HTMX).content.decode()
+    response = logged_in.get(reverse("job_detail", args=[job.pk]), **HTMX)
+    html = response.content.decode()
     assert html.lstrip().startswith('<section id="job-status"')
+    assert "HX-Request" in response["Vary"]
     assert "<h1>" not in html and "<html" not in html
     assert "Running" in html and "42 %" in html and 'hx-trigger="every 2s' in html
 

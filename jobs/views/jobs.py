@@ -6,12 +6,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.text import slugify
+from django.views.decorators.vary import vary_on_headers
 
 from jobs.models import SeparationJob, Stem
 from jobs.serving import serve_audio
 
 
 @login_required
+@vary_on_headers("HX-Request")  # one URL, two renders: the page and its status fragment
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_object_or_404(
         SeparationJob.objects.for_user(request.user).select_related("project"), pk=job_id
