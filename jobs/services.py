@@ -85,14 +85,49 @@ def project_create(
     return project
 
 
-def job_create(
-    *, project: Project, user: User | None, provider_key: str, stem_set: str
+def project_upload(
+    *,
+    team: Team,
+    user: User,
+    upload_path: Path,
+    original_filename: str,
+    info: AudioInfo,
+    name: str,
+    description: str,
+    provider_key: str,
+    stem_set: str,
 ) -> SeparationJob:
-    """Create a queued job and enqueue it once the surrounding transaction commits.
+    """Store an accepted upload as a project and queue its first job, all or nothing.
 
     Raises:
-        JobRequestError: unknown or unconfigured provider, or a stem set it does not offer.
+        JobRequestError: before anything is stored, when the job cannot be run as asked.
     """
+    job_check_request(provider_key=provider_key, stem_set=stem_set)
+    stored: str | None = None
+    try:
+        with transaction.atomic():
+            project = project_create(
+                team=team,
+                user=user,
+                upload_path=upload_path,
+                original_filename=original_filename,
+                info=info,
+                name=name,
+                description=description,
+            )
+            stored = project.source.name
+            return job_create(
+                project=project, user=user, provider_key=provider_key, stem_set=stem_set
+            )
+    except BaseException:
+        if stored:
+            default_storage.delete(stored)
+        raise
+
+
+def job_check_request(*, provider_key: str, stem_set: str) -> None:
+    """Raise JobRequestError for an unknown or unconfigured provider, or a stem set it does
+    not offer."""
     try:
         provider = get_provider(provider_key)
     except KeyError:
@@ -102,6 +137,17 @@ def job_create(
     if stem_set not in provider.stem_sets:
         label = StemSet(stem_set).label if stem_set in StemSet.values else stem_set
         raise JobRequestError(f"{provider.label} does not offer {label}.")
+
+
+def job_create(
+    *, project: Project, user: User | None, provider_key: str, stem_set: str
+) -> SeparationJob:
+    """Create a queued job and enqueue it once the surrounding transaction commits.
+
+    Raises:
+        JobRequestError: see ``job_check_request``.
+    """
+    job_check_request(provider_key=provider_key, stem_set=stem_set)
     job = SeparationJob.objects.create(
         project=project, provider=provider_key, stem_set=stem_set, created_by=user
     )

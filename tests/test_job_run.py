@@ -87,16 +87,20 @@ def test_a_job_canceled_while_running_keeps_no_stems(user, mixture, _media_root,
 
 def test_progress_is_stored_while_running(user, mixture, monkeypatch):
     job = make_job(user, mixture)
-    seen: list[float] = []
+    stored: list[tuple[str, float]] = []
     original = SeparationJob.report_progress
 
     def spy(self, fraction):
-        seen.append(SeparationJob.objects.get(pk=self.pk).status)
-        return original(self, fraction)
+        result = original(self, fraction)
+        row = SeparationJob.objects.get(pk=self.pk)
+        stored.append((row.status, row.progress))
+        return result
 
     monkeypatch.setattr(SeparationJob, "report_progress", spy)
     run_job(str(job.pk))
-    assert seen and set(seen) == {Status.RUNNING}
+    assert {status for status, _ in stored} == {Status.RUNNING}
+    progress = [fraction for _, fraction in stored]
+    assert progress == sorted(progress) and progress[-1] == 1.0 and progress[0] < 1.0
 
 
 def test_a_dead_work_horse_fails_the_job(user, mixture):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import django_rq
 import pytest
+from django.db import DatabaseError
 from django.urls import reverse
 
 from accounts.models import Membership
@@ -103,3 +104,18 @@ def test_a_viewer_cannot_upload(logged_in, user):
 def test_anonymous_users_are_sent_to_log_in(client, db):
     response = client.get(reverse("upload"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_after_storing_keeps_neither_file_nor_row(
+    client, user, mixture, _media_root, monkeypatch
+):
+    def broken_create(**kwargs):
+        raise DatabaseError("could not extend file: No space left on device")
+
+    monkeypatch.setattr("jobs.services.job_create", broken_create)  # the job row cannot be written
+    client.force_login(user)
+    with pytest.raises(DatabaseError):
+        _post(client, mixture)
+    assert Project.objects.count() == 0 and SeparationJob.objects.count() == 0
+    assert stored_files(_media_root) == []

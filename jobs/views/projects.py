@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +16,7 @@ from django.utils.text import slugify
 from accounts.services import team_current
 from jobs.forms import UploadForm
 from jobs.models import Project, SeparationJob
-from jobs.services import JobRequestError, job_create, project_create
+from jobs.services import JobRequestError, project_upload
 from jobs.serving import serve_audio
 
 
@@ -50,26 +49,21 @@ def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload_file = form.cleaned_data["file"]
         try:
-            with transaction.atomic():
-                project = project_create(
-                    team=membership.team,
-                    user=request.user,
-                    upload_path=Path(upload_file.temporary_file_path()),
-                    original_filename=upload_file.name,
-                    info=form.audio_info,
-                    name=form.project_name(),
-                    description=form.cleaned_data["description"],
-                )
-                job = job_create(
-                    project=project,
-                    user=request.user,
-                    provider_key=form.cleaned_data["provider"],
-                    stem_set=form.cleaned_data["stem_set"],
-                )
+            job = project_upload(
+                team=membership.team,
+                user=request.user,
+                upload_path=Path(upload_file.temporary_file_path()),
+                original_filename=upload_file.name,
+                info=form.audio_info,
+                name=form.project_name(),
+                description=form.cleaned_data["description"],
+                provider_key=form.cleaned_data["provider"],
+                stem_set=form.cleaned_data["stem_set"],
+            )
         except JobRequestError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"“{project.name}” is uploaded and queued.")
+            messages.success(request, f"“{job.project.name}” is uploaded and queued.")
             return redirect("job_detail", job_id=job.pk)
     return render(request, "jobs/upload.html", {"form": form})
 
