@@ -61,6 +61,9 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     is_personal = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    # Where finished jobs are POSTed, signed with the secret (Standard Webhooks, HMAC-SHA256).
+    webhook_url = models.URLField(max_length=500, blank=True)
+    webhook_secret = models.CharField(max_length=100, blank=True)
 
     objects = TeamQuerySet.as_manager()
 

@@ -6,6 +6,7 @@ Objects are addressed in URLs by random UUIDs, and looked up through ``for_user`
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -22,7 +23,9 @@ class StemSet(models.TextChoices):
 
     FOREGROUND_BACKGROUND = "foreground_background", "Foreground / background"
     VOCALS_INSTRUMENTAL = "vocals_instrumental", "Vocals / instrumental"
-    MULTI = "multi", "Many instruments"
+    MULTI = "multi", "Many instruments (6 stems)"
+    MULTI_12 = "multi_12", "Many instruments (12 stems)"
+    DRY_REVERB = "dry_reverb", "Dry / reverb"
 
     @property
     def stem_names(self) -> tuple[str, ...]:
@@ -33,6 +36,22 @@ STEM_NAMES: dict[str, tuple[str, ...]] = {
     StemSet.FOREGROUND_BACKGROUND: ("foreground", "background"),
     StemSet.VOCALS_INSTRUMENTAL: ("vocals", "instrumental"),
     StemSet.MULTI: ("vocals", "drums", "bass", "guitar", "piano", "other"),
+    # Suno-style split_stem, in the order of ../shared/specs/PROVIDERS.md
+    StemSet.MULTI_12: (
+        "vocals",
+        "backing_vocals",
+        "drums",
+        "bass",
+        "guitar",
+        "keyboard",
+        "percussion",
+        "strings",
+        "synth",
+        "fx",
+        "brass",
+        "woodwinds",
+    ),
+    StemSet.DRY_REVERB: ("dry", "reverb"),
 }
 
 
@@ -68,7 +87,12 @@ def source_upload_to(project: Project, filename: str) -> str:
 
 
 class Project(models.Model):
-    """One uploaded mixture and what is known about its audio."""
+    """One mixture and what is known about its audio.
+
+    Most projects are uploads. A Suno-style project instead names a track already on that
+    platform (``platform_task_id`` + ``platform_audio_id``); its source file and audio facts
+    are filled in from the provider's ``origin_url`` once a job succeeds.
+    """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     team = models.ForeignKey(Team, models.CASCADE, related_name="projects")
@@ -82,15 +106,17 @@ class Project(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
 
-    source = models.FileField(upload_to=source_upload_to, max_length=255)
-    original_filename = models.CharField(max_length=255)
-    container = models.CharField(max_length=16)  # "WAV", "FLAC", "MP3", "M4A", "AAC", "OGG"
-    codec = models.CharField(max_length=32)
-    duration_s = models.FloatField()
-    sample_rate = models.PositiveIntegerField()  # Hz
-    channels = models.PositiveSmallIntegerField()
-    size_bytes = models.PositiveBigIntegerField()
-    sha256 = models.CharField(max_length=64)
+    source = models.FileField(upload_to=source_upload_to, max_length=255, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    container = models.CharField(max_length=16, blank=True)  # "WAV", "FLAC", "MP3", "M4A", ...
+    codec = models.CharField(max_length=32, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    sample_rate = models.PositiveIntegerField(null=True, blank=True)  # Hz
+    channels = models.PositiveSmallIntegerField(null=True, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    platform_task_id = models.CharField(max_length=255, blank=True)  # Suno-style source track
+    platform_audio_id = models.CharField(max_length=255, blank=True)
 
     objects = ProjectQuerySet.as_manager()
 
@@ -100,6 +126,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_platform_track(self) -> bool:
+        return bool(self.platform_task_id)
 
     @property
     def frames(self) -> int:
@@ -116,6 +146,10 @@ class Project(models.Model):
             frames=self.frames,
             reader=reader_for(self.container),
         )
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class JobQuerySet(models.QuerySet["SeparationJob"]):
@@ -145,9 +179,17 @@ class SeparationJob(models.Model):
     stem_set = models.CharField(max_length=32, choices=StemSet.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     provider_task_id = models.CharField(max_length=255, blank=True)
+    provider_state = models.JSONField(default=dict, blank=True)  # e.g. CAMB's run_id
     error = models.TextField(blank=True)
     progress = models.FloatField(default=0.0)  # 0..1
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Consecutive transient provider errors (network, 429, 5xx); reset by every good answer.
+    transient_errors = models.PositiveSmallIntegerField(default=0)
+    checks = models.PositiveIntegerField(default=0)  # status polls made so far
+    deadline = models.DateTimeField(null=True, blank=True)  # past it the job is timed_out
+    callback_token = models.CharField(max_length=64, default=new_token, editable=False)
+    callback_payload = models.JSONField(null=True, blank=True)  # the first valid callback
+    collecting = models.BooleanField(default=False)  # one worker claimed the result download
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="jobs"
     )
@@ -208,6 +250,34 @@ class SeparationJob(models.Model):
         )
 
 
+class JobEvent(models.Model):
+    """One provider request/response or inbound callback, for staff to read on the job page.
+
+    URLs are stored without secrets, and body excerpts with keys and tokens redacted.
+    """
+
+    class Kind(models.TextChoices):
+        REQUEST = "request", "Provider request"
+        CALLBACK = "callback", "Callback in"
+        NOTE = "note", "Note"
+
+    job = models.ForeignKey(SeparationJob, models.CASCADE, related_name="events")
+    created = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    method = models.CharField(max_length=8, blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    excerpt = models.TextField(blank=True)  # at most ~500 characters, redacted
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} -> {self.status_code or self.error}"
+
+
 def stem_upload_to(stem: Stem, filename: str) -> str:
     job = stem.job
     return f"teams/{job.project.team.public_id}/jobs/{job.pk}/{filename}"
@@ -232,3 +302,31 @@ class Stem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job.project.name}: {self.name}"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to POST a finished job to its team's webhook (Suno-style payload)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        RETRYING = "retrying", "Will retry"
+        FAILED = "failed", "Failed"
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="webhook_deliveries")
+    job = models.ForeignKey(SeparationJob, models.CASCADE, related_name="webhook_deliveries")
+    message_id = models.CharField(max_length=64)  # webhook-id: the same for every attempt
+    attempt = models.PositiveSmallIntegerField(default=1)
+    url = models.URLField(max_length=500)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.url} #{self.attempt}: {self.outcome}"

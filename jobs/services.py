@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
+import random
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 import django_rq
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -29,7 +30,8 @@ from accounts.models import Team, User
 from jobs.audio import AudioError, AudioInfo, probe
 from jobs.models import Folder, Project, SeparationJob, Stem, StemSet
 from jobs.providers import get_provider
-from jobs.providers.base import JobCanceled, ProviderError, RunContext, StemFile
+from jobs.providers.base import JobCanceled, PollState, Provider, ProviderError, RunContext
+from stemweb.lib import netguard
 
 log = logging.getLogger(__name__)
 
@@ -180,57 +182,192 @@ def job_enqueue(*, job: SeparationJob) -> bool:
 
 
 def job_run(*, job_id: str) -> None:
-    """Do one attempt of a job: claim it, let its provider separate, store the stems.
+    """First delivery of a job: claim it and take its first step.
 
-    A duplicate delivery finds the job no longer queued and does nothing. Any error ends the
-    job ``failed`` with a reason a user can read; it is never left ``running``.
+    A duplicate delivery finds the job no longer queued and does nothing.
     """
+    job = SeparationJob.objects.filter(pk=job_id).select_related("project__team").first()
+    if job is None:
+        return
+    provider = get_provider(job.provider)
     now = timezone.now()
+    deadline = now + timedelta(seconds=provider.deadline_s) if provider.deadline_s else None
     claimed = SeparationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started=now, heartbeat=now, progress=0.0, error=""
+        status=Status.RUNNING,
+        started=now,
+        heartbeat=now,
+        progress=0.0,
+        error="",
+        deadline=deadline,
     )
     if not claimed:
         log.info("job %s is not queued any more; nothing to do", job_id)
         return
-    job = SeparationJob.objects.select_related("project__team").get(pk=job_id)
-    provider = get_provider(job.provider)
+    job.refresh_from_db()
+    _step(job, provider)
+
+
+def job_check(*, job_id: str) -> None:
+    """A scheduled (or callback-triggered) check of a running job: poll, collect, or wait."""
+    job = SeparationJob.objects.filter(pk=job_id).select_related("project__team").first()
+    if job is None or job.status != Status.RUNNING:
+        return
+    SeparationJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
+    _step(job, get_provider(job.provider))
+
+
+def _step(job: SeparationJob, provider: Provider) -> None:
+    """Move a running job one step: submit if not yet submitted, else poll; collect when done.
+
+    Every outcome leaves the job terminal or with its next check scheduled; an error never
+    leaves it running without one.
+    """
 
     def progress(fraction: float) -> None:
         if not job.report_progress(fraction):
-            raise JobCanceled(job_id)
+            raise JobCanceled(str(job.pk))
 
     try:
-        with tempfile.TemporaryDirectory(prefix="stemweb-job-") as tmp:
-            ctx = RunContext(
-                job=job,
-                source=_fetch_source(job.project, Path(tmp)),
-                workdir=Path(tmp) / "out",
-                progress=progress,
+        if job.deadline and timezone.now() > job.deadline:
+            minutes = (job.deadline - job.started).total_seconds() / 60
+            job.mark_failed(
+                f"{provider.label} did not finish within {minutes:.0f} minutes.",
+                status=Status.TIMED_OUT,
             )
-            submission = provider.submit(ctx)
-            SeparationJob.objects.filter(pk=job.pk).update(provider_task_id=submission.task_id)
-            if not (submission.done or provider.poll(ctx)):
-                raise ProviderError("The provider has not finished the task.", permanent=False)
-            _store_stems(job, provider.result(ctx))
+            return
+        with tempfile.TemporaryDirectory(prefix="stemweb-job-") as tmp:
+            ctx = RunContext(job=job, workdir=Path(tmp), progress=progress)
+            if not job.provider_task_id:
+                submission = provider.submit(ctx)
+                # Stored before anything else can fail: a retry polls instead of paying again.
+                job.provider_task_id = submission.task_id
+                SeparationJob.objects.filter(pk=job.pk).update(
+                    provider_task_id=submission.task_id, transient_errors=0
+                )
+                if submission.done:
+                    _collect(job, provider, ctx)
+                else:
+                    _schedule_check(job, provider.poll_interval_s)
+                return
+            poll = provider.poll(ctx)
+            SeparationJob.objects.filter(pk=job.pk).update(
+                checks=F("checks") + 1, transient_errors=0
+            )
+            if poll.state is PollState.PENDING:
+                _schedule_check(job, _poll_delay(provider, job.checks + 1))
+            elif poll.state is PollState.FAILED:
+                job.mark_failed(poll.reason or f"{provider.label} reported a failure.")
+            elif poll.state is PollState.TIMED_OUT:
+                job.mark_failed(
+                    poll.reason or f"{provider.label} timed out.", status=Status.TIMED_OUT
+                )
+            else:
+                _collect(job, provider, ctx)
     except JobCanceled:
-        log.info("job %s was canceled while running", job_id)
+        log.info("job %s was canceled while running", job.pk)
     except ProviderError as exc:
-        job.mark_failed(str(exc))
+        _provider_error(job, exc)
     except Exception as exc:
-        log.exception("job %s crashed", job_id)
+        log.exception("job %s crashed", job.pk)
         job.mark_failed(f"Separation crashed: {type(exc).__name__}: {exc}")
 
 
-def _fetch_source(project: Project, directory: Path) -> Path:
-    """Copy the stored source into ``directory`` (storage may be remote, e.g. S3)."""
-    target = directory / f"source.{project.audio_info().extension}"
-    with project.source.open("rb") as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, length=1024 * 1024)
+def _provider_error(job: SeparationJob, exc: ProviderError) -> None:
+    """Fail the job on a permanent error; retry a transient one later, a bounded number."""
+    SeparationJob.objects.filter(pk=job.pk).update(collecting=False)
+    if exc.permanent:
+        job.mark_failed(str(exc))
+        return
+    failures = job.transient_errors + 1
+    limit = settings.STEMWEB_RETRY_LIMIT
+    if failures > limit:
+        job.mark_failed(f"{exc} Gave up after {limit} retries.")
+        return
+    SeparationJob.objects.filter(pk=job.pk).update(transient_errors=failures)
+    base = settings.STEMWEB_RETRY_BASE_S * 2 ** (failures - 1)
+    delay = max(exc.retry_after or 0.0, base * random.uniform(0.8, 1.2))  # noqa: S311
+    log.info("job %s: %s; retry %d/%d in %.1f s", job.pk, exc, failures, limit, delay)
+    _schedule_check(job, delay)
+
+
+def _poll_delay(provider: Provider, checks: int) -> float:
+    """The provider's poll interval, doubled after every 10 checks, at most 8 times over."""
+    return provider.poll_interval_s * min(2 ** (checks // 10), 8)
+
+
+def _schedule_check(job: SeparationJob, delay_s: float) -> None:
+    from jobs.tasks import check_job
+
+    queue = django_rq.get_queue("default")
+    queue.enqueue_in(timedelta(seconds=delay_s), check_job, str(job.pk), failure_ttl=7 * 86400)
+
+
+def job_check_now(*, job: SeparationJob) -> None:
+    """Check a running job as soon as a worker is free (e.g. its callback just came in)."""
+    from jobs.tasks import check_job
+
+    django_rq.get_queue("default").enqueue(check_job, str(job.pk), failure_ttl=7 * 86400)
+
+
+def _collect(job: SeparationJob, provider: Provider, ctx: RunContext) -> None:
+    """Fetch the finished stems into storage and mark the job succeeded, once.
+
+    The ``collecting`` claim keeps a callback and a poll from downloading the same stems.
+    """
+    claimed = SeparationJob.objects.filter(
+        pk=job.pk, status=Status.RUNNING, collecting=False
+    ).update(collecting=True)
+    if not claimed:
+        return
+    result = provider.result(ctx)
+    files: list[StemFile] = []
+    for name in job.stem_names:
+        where = result.stems.get(name)
+        if where is None:
+            raise ProviderError(f"{provider.label} returned no {name} stem.", permanent=True)
+        if isinstance(where, Path):
+            files.append(StemFile(name, where))
+        else:
+            files.append(StemFile(name, _download(job, provider, where, ctx.workdir / name)))
+    origin = None
+    if result.origin and not job.project.source:
+        origin = _download(job, provider, result.origin, ctx.workdir / "origin")
+    _store_stems(job, files, origin)
+
+
+def _download(job: SeparationJob, provider: Provider, url: str, target: Path) -> Path:
+    try:
+        netguard.download(
+            url,
+            target,
+            max_bytes=settings.STEMWEB_FETCH_MAX_MB * 1024 * 1024,
+            timeout_s=settings.STEMWEB_FETCH_TIMEOUT_S,
+            allow_hosts=settings.STEMWEB_FETCH_ALLOW_HOSTS,
+        )
+    except netguard.BlockedURL as exc:
+        raise ProviderError(
+            f"{provider.label}'s result link was refused: {exc}.", permanent=True
+        ) from None
+    except netguard.DownloadError as exc:
+        raise ProviderError(
+            f"Could not download {provider.label}'s result: {exc}.", permanent=exc.permanent
+        ) from None
     return target
 
 
-def _store_stems(job: SeparationJob, files: list[StemFile]) -> None:
-    """Decode-check each stem, copy it into storage, and mark the job succeeded, all or none."""
+@dataclass(frozen=True)
+class StemFile:
+    """A finished stem on local disk, before it is copied into stemweb's storage."""
+
+    name: str
+    path: Path
+
+
+def _store_stems(job: SeparationJob, files: list[StemFile], origin: Path | None = None) -> None:
+    """Decode-check each stem, copy it into storage, and mark the job succeeded, all or none.
+
+    ``origin``, when given, becomes the project's source (a platform track had none).
+    """
     checked: list[tuple[StemFile, AudioInfo]] = []
     for stem_file in files:
         try:
@@ -242,6 +379,8 @@ def _store_stems(job: SeparationJob, files: list[StemFile]) -> None:
     saved: list[str] = []
     try:
         with transaction.atomic():
+            if origin is not None:
+                saved.append(_attach_origin(job.project, origin))
             for stem_file, info in checked:
                 stem = Stem(
                     job=job,
@@ -265,6 +404,25 @@ def _store_stems(job: SeparationJob, files: list[StemFile]) -> None:
         for name in saved:
             default_storage.delete(name)
         raise
+
+
+def _attach_origin(project: Project, path: Path) -> str:
+    """Store a platform track's mixture as the project's source; returns its storage name."""
+    try:
+        info = probe(path)
+    except AudioError as exc:
+        raise ProviderError(
+            f"The original track is not valid audio: {exc}", permanent=True
+        ) from None
+    with open(path, "rb") as fh:
+        project.sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        fh.seek(0)
+        project.source.save(f"source.{info.extension}", File(fh), save=False)
+    project.container, project.codec = info.container, info.codec
+    project.duration_s, project.sample_rate = info.duration_s, info.sample_rate
+    project.channels, project.size_bytes = info.channels, path.stat().st_size
+    project.save()
+    return project.source.name
 
 
 @dataclass(frozen=True)

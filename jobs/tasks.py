@@ -8,3 +8,8 @@ from jobs import services
 def run_job(job_id: str) -> None:
     """Run one attempt of a separation job (see ``services.job_run``)."""
     services.job_run(job_id=job_id)
+
+
+def check_job(job_id: str) -> None:
+    """Poll a running job's provider, or collect its stems (see ``services.job_check``)."""
+    services.job_check(job_id=job_id)

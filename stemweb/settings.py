@@ -211,6 +211,47 @@ STEMWEB_MAX_UPLOAD_MB = env_int("STEMWEB_MAX_UPLOAD_MB", 200)
 STEMWEB_MAX_DURATION_S = env_int("STEMWEB_MAX_DURATION_S", 1200)
 STEMWEB_MIN_DURATION_S = env_int("STEMWEB_MIN_DURATION_S", 1)
 
+
+# --- Providers -----------------------------------------------------------------------------
+# Each remote provider is configured by STEMWEB_<KEY>_API_KEY, _BASE_URL, _ENABLED (default: on
+# when a key is set), _POLL_S (seconds between status checks) and _DEADLINE_S (after which a
+# job ends timed_out). See ../shared/specs/PROVIDERS.md for the APIs.
+def provider_config(key: str, base_url: str, poll_s: float, deadline_s: float) -> dict:
+    prefix = f"STEMWEB_{key.upper()}_"
+    api_key = env_str(prefix + "API_KEY")
+    return {
+        "api_key": api_key,
+        "base_url": env_str(prefix + "BASE_URL", base_url).rstrip("/"),
+        "enabled": env_bool(prefix + "ENABLED", bool(api_key)),
+        "poll_s": float(env_str(prefix + "POLL_S") or poll_s),
+        "deadline_s": float(env_str(prefix + "DEADLINE_S") or deadline_s),
+    }
+
+
+STEMWEB_PROVIDERS = {
+    "local": {"enabled": env_bool("STEMWEB_LOCAL_ENABLED", True)},
+    "camb": provider_config("camb", "https://client.camb.ai/apis", 5, 1800),
+    "finevoice": provider_config("finevoice", "https://apis.finevoice.ai", 5, 1800),
+    # Suno-style answers by callback; the poll is the fallback when no callback has come.
+    "suno": provider_config("suno", "https://api.sunoapi.org", 60, 1800),
+}
+# Where providers reach stemweb: callbacks and signed source links are built from it.
+STEMWEB_PUBLIC_URL = env_str("STEMWEB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Provider HTTP: explicit timeouts; transient errors retried with backoff, a bounded number.
+STEMWEB_HTTP_CONNECT_TIMEOUT_S = float(env_str("STEMWEB_HTTP_CONNECT_TIMEOUT_S") or 5)
+STEMWEB_HTTP_READ_TIMEOUT_S = float(env_str("STEMWEB_HTTP_READ_TIMEOUT_S") or 30)
+STEMWEB_RETRY_LIMIT = env_int("STEMWEB_RETRY_LIMIT", 5)
+STEMWEB_RETRY_BASE_S = float(env_str("STEMWEB_RETRY_BASE_S") or 2)
+# Result downloads: size cap, overall timeout, and hosts allowed despite a private address.
+STEMWEB_FETCH_MAX_MB = env_int("STEMWEB_FETCH_MAX_MB", 1024)
+STEMWEB_FETCH_TIMEOUT_S = float(env_str("STEMWEB_FETCH_TIMEOUT_S") or 300)
+STEMWEB_FETCH_ALLOW_HOSTS = env_list("STEMWEB_FETCH_ALLOW_HOSTS", [])
+# Signed links (source for FineVoice, stems in outgoing webhooks) expire after this long.
+STEMWEB_SIGNED_URL_TTL_S = env_int("STEMWEB_SIGNED_URL_TTL_S", 7 * 86400)
+# Outgoing webhooks: retry after 1, 5 and 15 minutes, times this factor (tests shrink it).
+STEMWEB_WEBHOOK_RETRY_SCALE = float(env_str("STEMWEB_WEBHOOK_RETRY_SCALE") or 1)
+STEMWEB_WEBHOOK_TIMEOUT_S = float(env_str("STEMWEB_WEBHOOK_TIMEOUT_S") or 15)
+
 # --- Security and i18n ------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("STEMWEB_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -1,17 +1,27 @@
-"""The interface every separation provider implements.
+"""The interface every separation provider implements, after healthchecks' transports.
 
-A provider turns a job's mixture into stem files in a work directory. Remote providers submit
-the source and poll their API; the local engine does the work inside ``submit``. The
-orchestration in ``jobs.services`` stores the files and moves the job's status.
+A job moves through three calls, each made by a worker (never inside a web request):
+
+- ``submit(ctx)`` starts the work and returns the provider's task id (stored at once, so a
+  re-delivered task resumes instead of paying twice). The local engine does all its work here.
+- ``poll(ctx)`` asks how the task is doing; the orchestration schedules the next poll with RQ's
+  scheduler while it is pending, so no worker sleeps on a provider.
+- ``result(ctx)`` names the finished stems: URLs to download, or files on local disk.
+
+Errors are ``ProviderError(message, permanent=...)``; only transient ones are retried.
 """
 
 from __future__ import annotations
 
+import enum
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from django.conf import settings
 
 from jobs.models import SeparationJob, StemSet
 
@@ -22,9 +32,10 @@ class ProviderError(Exception):
     ``str(error)`` is stored on the job and shown to the user, so it must read well.
     """
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None):
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after  # seconds the provider asked us to wait (429)
 
 
 class JobCanceled(Exception):
@@ -33,17 +44,31 @@ class JobCanceled(Exception):
 
 @dataclass
 class RunContext:
-    """What a provider gets for one job run.
+    """What a provider gets for one step of a job.
 
-    ``source`` is a local copy of the project's mixture; ``workdir`` is an empty directory the
-    run owns; ``progress(fraction)`` stores 0..1 on the job and raises ``JobCanceled`` once the
-    job is no longer running.
+    ``workdir`` is an empty directory the step owns; ``progress(fraction)`` stores 0..1 on the
+    job and raises ``JobCanceled`` once the job is no longer running.
     """
 
     job: SeparationJob
-    source: Path
     workdir: Path
     progress: Callable[[float], None]
+    _source: Path | None = field(default=None, repr=False)
+
+    def source_path(self) -> Path:
+        """A local copy of the project's stored mixture (storage may be remote, e.g. S3)."""
+        if self._source is None:
+            project = self.job.project
+            target = self.workdir / f"source.{project.audio_info().extension}"
+            with project.source.open("rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, length=1024 * 1024)
+            self._source = target
+        return self._source
+
+    def save_state(self, **values: Any) -> None:
+        """Merge ``values`` into the job's ``provider_state`` (kept between polls)."""
+        self.job.provider_state = {**self.job.provider_state, **values}
+        SeparationJob.objects.filter(pk=self.job.pk).update(provider_state=self.job.provider_state)
 
 
 @dataclass(frozen=True)
@@ -54,12 +79,28 @@ class Submission:
     done: bool
 
 
-@dataclass(frozen=True)
-class StemFile:
-    """A finished stem on local disk, before it is copied into stemweb's storage."""
+class PollState(enum.Enum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
 
-    name: str
-    path: Path
+
+@dataclass(frozen=True)
+class Poll:
+    """What ``poll`` learnt. ``reason`` explains FAILED and TIMED_OUT in the provider's words."""
+
+    state: PollState
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Result:
+    """Finished stems by name: a URL to download or a file on local disk. ``origin`` is the
+    mixture's URL when the provider hands it back (Suno-style platform tracks)."""
+
+    stems: dict[str, str | Path]
+    origin: str | None = None
 
 
 class Provider(ABC):
@@ -68,18 +109,36 @@ class Provider(ABC):
     queue: ClassVar[str] = "default"
     stem_sets: ClassVar[tuple[StemSet, ...]]
     accepts: ClassVar[str]  # shown on the upload page
+    needs_upload: ClassVar[bool] = True  # False: the source is a track on the platform
+    needs_api_key: ClassVar[bool] = True
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return settings.STEMWEB_PROVIDERS.get(self.key, {})
 
     def is_configured(self) -> bool:
-        return True
+        config = self.config
+        return bool(config.get("enabled")) and (config.get("api_key") or not self.needs_api_key)
+
+    @property
+    def poll_interval_s(self) -> float:
+        return float(self.config.get("poll_s", 5))
+
+    @property
+    def deadline_s(self) -> float | None:
+        return self.config.get("deadline_s")
+
+    def stem_names(self, stem_set: str) -> tuple[str, ...]:
+        return StemSet(stem_set).stem_names
 
     @abstractmethod
     def submit(self, ctx: RunContext) -> Submission:
         """Start work on ``ctx.job``'s mixture. Raises ProviderError."""
 
     @abstractmethod
-    def poll(self, ctx: RunContext) -> bool:
-        """True once the task is done and ``result`` may be called. Raises ProviderError."""
+    def poll(self, ctx: RunContext) -> Poll:
+        """How the submitted task is doing. Raises ProviderError."""
 
     @abstractmethod
-    def result(self, ctx: RunContext) -> list[StemFile]:
+    def result(self, ctx: RunContext) -> Result:
         """The finished stems, one per name in ``ctx.job.stem_names``. Raises ProviderError."""

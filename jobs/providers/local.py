@@ -6,7 +6,7 @@ import time
 
 from jobs.engine import separate_file
 from jobs.models import StemSet
-from jobs.providers.base import Provider, RunContext, StemFile, Submission
+from jobs.providers.base import Poll, PollState, Provider, Result, RunContext, Submission
 
 
 class LocalProvider(Provider):
@@ -15,6 +15,7 @@ class LocalProvider(Provider):
     queue = "local"
     stem_sets = (StemSet.FOREGROUND_BACKGROUND, StemSet.VOCALS_INSTRUMENTAL)
     accepts = "WAV, FLAC, MP3, AAC/M4A, OGG; runs on this server, no API key"
+    needs_api_key = False
 
     def submit(self, ctx: RunContext) -> Submission:
         info = ctx.job.project.audio_info()
@@ -26,11 +27,11 @@ class LocalProvider(Provider):
                 last = time.monotonic()
                 ctx.progress(fraction)
 
-        separate_file(ctx.source, info, ctx.workdir, ctx.job.stem_names, throttled)
+        separate_file(ctx.source_path(), info, ctx.workdir, ctx.job.stem_names, throttled)
         return Submission(task_id=f"local-{ctx.job.pk}", done=True)
 
-    def poll(self, ctx: RunContext) -> bool:
-        return True  # submit() does the whole separation before it returns
+    def poll(self, ctx: RunContext) -> Poll:
+        return Poll(PollState.DONE)  # submit() does the whole separation before it returns
 
-    def result(self, ctx: RunContext) -> list[StemFile]:
-        return [StemFile(name, ctx.workdir / f"{name}.flac") for name in ctx.job.stem_names]
+    def result(self, ctx: RunContext) -> Result:
+        return Result({name: ctx.workdir / f"{name}.flac" for name in ctx.job.stem_names})
