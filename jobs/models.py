@@ -65,6 +65,7 @@ class Folder(models.Model):
     )
     name = models.CharField(max_length=255)
     created = models.DateTimeField(auto_now_add=True)
+    camb_folder_id = models.IntegerField(null=True, blank=True)  # sent as folder_id to CAMB.AI
 
     class Meta:
         ordering = ["name"]

@@ -127,9 +127,9 @@ def project_upload(
         raise
 
 
-def job_check_request(*, provider_key: str, stem_set: str) -> None:
-    """Raise JobRequestError for an unknown or unconfigured provider, or a stem set it does
-    not offer."""
+def job_check_request(*, provider_key: str, stem_set: str, project: Project | None = None) -> None:
+    """Raise JobRequestError for an unknown or unconfigured provider, a stem set it does not
+    offer, or a project source it cannot take."""
     try:
         provider = get_provider(provider_key)
     except KeyError:
@@ -139,6 +139,16 @@ def job_check_request(*, provider_key: str, stem_set: str) -> None:
     if stem_set not in provider.stem_sets:
         label = StemSet(stem_set).label if stem_set in StemSet.values else stem_set
         raise JobRequestError(f"{provider.label} does not offer {label}.")
+    if project is not None:
+        if provider.needs_upload and not project.source:
+            raise JobRequestError(f"{provider.label} needs an uploaded recording.")
+        if not provider.needs_upload and not project.is_platform_track:
+            raise JobRequestError(f"{provider.label} works on tracks already on its platform.")
+        if provider.containers and project.container not in provider.containers:
+            accepted = ", ".join(sorted(provider.containers))
+            raise JobRequestError(
+                f"{provider.label} accepts {accepted}; this recording is {project.container}."
+            )
 
 
 def job_create(
@@ -149,7 +159,7 @@ def job_create(
     Raises:
         JobRequestError: see ``job_check_request``.
     """
-    job_check_request(provider_key=provider_key, stem_set=stem_set)
+    job_check_request(provider_key=provider_key, stem_set=stem_set, project=project)
     job = SeparationJob.objects.create(
         project=project, provider=provider_key, stem_set=stem_set, created_by=user
     )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from jobs.providers.base import Provider
+from jobs.providers.camb import CambProvider
+from jobs.providers.finevoice import FineVoiceProvider
 from jobs.providers.local import LocalProvider
+from jobs.providers.suno import SunoProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
-    LocalProvider.key: LocalProvider,
+    provider.key: provider
+    for provider in (LocalProvider, CambProvider, FineVoiceProvider, SunoProvider)
 }
 
 

@@ -110,6 +110,7 @@ class Provider(ABC):
     stem_sets: ClassVar[tuple[StemSet, ...]]
     accepts: ClassVar[str]  # shown on the upload page
     needs_upload: ClassVar[bool] = True  # False: the source is a track on the platform
+    containers: ClassVar[frozenset[str] | None] = None  # accepted upload containers; None: all
     needs_api_key: ClassVar[bool] = True
 
     @property

@@ -20,11 +20,15 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8100)
         parser.add_argument("--api-key", default="sandbox-key", help="the key every API expects")
         parser.add_argument(
-            "--callback-scale", type=float, default=1.0,
+            "--callback-scale",
+            type=float,
+            default=1.0,
             help="multiply the Suno-style callback retry delays (1, 5, 15 minutes) by this",
         )
         parser.add_argument(
-            "--tracks", type=Path, default=settings.BASE_DIR.parent / "shared" / "audio" / "dev",
+            "--tracks",
+            type=Path,
+            default=settings.BASE_DIR.parent / "shared" / "audio" / "dev",
             help="folder of case folders whose mixture.flac become Suno-style platform tracks",
         )
 

@@ -1,0 +1,56 @@
+"""Signed, expiring links to stored audio for callers without a session: a provider fetching a
+project's source (FineVoice ``sourceUrl``), a team's webhook receiver fetching stems.
+
+With S3 storage the link is the bucket's own presigned URL; with local storage it is a stemweb
+URL carrying a ``TimestampSigner`` token that the view checks locally (no database lookup of a
+token table, no state to clean up).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
+from django.urls import reverse
+
+SOURCE_SALT = "stemweb.signed-source"
+STEM_SALT = "stemweb.signed-stem"
+
+
+def _absolute(path: str) -> str:
+    return settings.STEMWEB_PUBLIC_URL + path
+
+
+def _presigned(field: FieldFile, ttl_s: int) -> str | None:
+    if settings.S3_BUCKET:
+        return default_storage.url(field.name, expire=ttl_s)
+    return None
+
+
+def source_url(project, ttl_s: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    """An absolute URL that serves ``project``'s source for ``ttl_s`` seconds."""
+    ttl_s = ttl_s or settings.STEMWEB_SIGNED_URL_TTL_S
+    if presigned := _presigned(project.source, ttl_s):
+        return presigned
+    token = signing.TimestampSigner(salt=SOURCE_SALT).sign(str(project.public_id))
+    return _absolute(reverse("signed_source", args=[token]))
+
+
+def stem_url(stem, ttl_s: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    """An absolute URL that serves ``stem``'s file for ``ttl_s`` seconds."""
+    ttl_s = ttl_s or settings.STEMWEB_SIGNED_URL_TTL_S
+    if presigned := _presigned(stem.file, ttl_s):
+        return presigned
+    token = signing.TimestampSigner(salt=STEM_SALT).sign(str(stem.public_id))
+    return _absolute(reverse("signed_stem", args=[token]))
+
+
+def unsign(token: str, salt: str) -> str | None:
+    """The public id inside a valid, unexpired token; None otherwise."""
+    try:
+        return signing.TimestampSigner(salt=salt).unsign(
+            token, max_age=settings.STEMWEB_SIGNED_URL_TTL_S
+        )
+    except signing.BadSignature:
+        return None
