@@ -26,7 +26,10 @@ MODEL_STEMS = {
 }
 
 
-def _answer(request: HttpRequest, status: int, **fields: object) -> JsonResponse:
+def _answer(
+    request: HttpRequest, status: int, http_status: int | None = None, **fields: object
+) -> JsonResponse:
+    """The AudioTaskResponse shape; the HTTP status follows ``status`` unless given."""
     body = {
         "status": status,
         "url": "",
@@ -38,7 +41,7 @@ def _answer(request: HttpRequest, status: int, **fields: object) -> JsonResponse
         "timestamp": datetime.now(UTC).isoformat(),
     }
     body.update(fields)
-    return JsonResponse(body, status=status if status >= 400 else 200)
+    return JsonResponse(body, status=http_status or (status if status >= 400 else 200))
 
 
 def _error(status: int, message: str) -> dict:
@@ -98,8 +101,8 @@ def task_status(request: HttpRequest, task_id: str) -> HttpResponse:
     if task.status == "failed":
         return _answer(
             request,
-            200,
-            status=500,
+            500,
+            http_status=200,
             taskId=task.id,
             error={"code": "TASK_FAILED", "message": task.error},
         )
