@@ -310,6 +310,7 @@ class WebhookDelivery(models.Model):
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
         DELIVERED = "delivered", "Delivered"
         RETRYING = "retrying", "Will retry"
         FAILED = "failed", "Failed"
@@ -324,6 +325,7 @@ class WebhookDelivery(models.Model):
     error = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)  # when the POST was made
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -240,7 +240,8 @@ def _step(job: SeparationJob, provider: Provider) -> None:
     try:
         if job.deadline and timezone.now() > job.deadline:
             minutes = (job.deadline - job.started).total_seconds() / 60
-            job.mark_failed(
+            job_fail(
+                job,
                 f"{provider.label} did not finish within {minutes:.0f} minutes.",
                 status=Status.TIMED_OUT,
             )
@@ -266,10 +267,10 @@ def _step(job: SeparationJob, provider: Provider) -> None:
             if poll.state is PollState.PENDING:
                 _schedule_check(job, _poll_delay(provider, job.checks + 1))
             elif poll.state is PollState.FAILED:
-                job.mark_failed(poll.reason or f"{provider.label} reported a failure.")
+                job_fail(job, poll.reason or f"{provider.label} reported a failure.")
             elif poll.state is PollState.TIMED_OUT:
-                job.mark_failed(
-                    poll.reason or f"{provider.label} timed out.", status=Status.TIMED_OUT
+                job_fail(
+                    job, poll.reason or f"{provider.label} timed out.", status=Status.TIMED_OUT
                 )
             else:
                 _collect(job, provider, ctx)
@@ -279,19 +280,34 @@ def _step(job: SeparationJob, provider: Provider) -> None:
         _provider_error(job, exc)
     except Exception as exc:
         log.exception("job %s crashed", job.pk)
-        job.mark_failed(f"Separation crashed: {type(exc).__name__}: {exc}")
+        job_fail(job, f"Separation crashed: {type(exc).__name__}: {exc}")
+
+
+def job_fail(job: SeparationJob, reason: str, status: str = Status.FAILED) -> bool:
+    """End a job that is not over yet with ``reason``; tells the team's webhook. Returns
+    False when the job had already ended."""
+    ended = job.mark_failed(reason, status=status)
+    if ended:
+        _job_ended(job)
+    return ended
+
+
+def _job_ended(job: SeparationJob) -> None:
+    from jobs.webhooks import webhook_enqueue
+
+    transaction.on_commit(partial(webhook_enqueue, job_id=str(job.pk)), robust=True)
 
 
 def _provider_error(job: SeparationJob, exc: ProviderError) -> None:
     """Fail the job on a permanent error; retry a transient one later, a bounded number."""
     SeparationJob.objects.filter(pk=job.pk).update(collecting=False)
     if exc.permanent:
-        job.mark_failed(str(exc))
+        job_fail(job, str(exc))
         return
     failures = job.transient_errors + 1
     limit = settings.STEMWEB_RETRY_LIMIT
     if failures > limit:
-        job.mark_failed(f"{exc} Gave up after {limit} retries.")
+        job_fail(job, f"{exc} Gave up after {limit} retries.")
         return
     SeparationJob.objects.filter(pk=job.pk).update(transient_errors=failures)
     base = settings.STEMWEB_RETRY_BASE_S * 2 ** (failures - 1)
@@ -410,6 +426,7 @@ def _store_stems(job: SeparationJob, files: list[StemFile], origin: Path | None 
             )
             if not finished:
                 raise JobCanceled(str(job.pk))
+            _job_ended(job)
     except BaseException:
         for name in saved:
             default_storage.delete(name)
@@ -455,8 +472,8 @@ def jobs_recover(*, stale_after: timedelta = timedelta(minutes=5)) -> Recovery:
     stale = SeparationJob.objects.filter(status=Status.RUNNING, heartbeat__lt=cutoff)
     for job in stale:
         if job.attempts + 1 >= MAX_ATTEMPTS:
-            failed += job.mark_failed(
-                f"The worker stopped responding {MAX_ATTEMPTS} times while running this job."
+            failed += job_fail(
+                job, f"The worker stopped responding {MAX_ATTEMPTS} times while running this job."
             )
             continue
         requeued += SeparationJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs import services
+from jobs import services, webhooks
 
 
 def run_job(job_id: str) -> None:
@@ -13,3 +13,8 @@ def run_job(job_id: str) -> None:
 def check_job(job_id: str) -> None:
     """Poll a running job's provider, or collect its stems (see ``services.job_check``)."""
     services.job_check(job_id=job_id)
+
+
+def deliver_webhook(delivery_id: int) -> None:
+    """One attempt to POST an ended job to its team's webhook (see ``webhooks``)."""
+    webhooks.webhook_deliver(delivery_id=delivery_id)

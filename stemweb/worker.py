@@ -17,6 +17,7 @@ class StemwebWorker(Worker):
         if job.func_name != "jobs.tasks.run_job" or not job.args:
             return
         from jobs.models import SeparationJob
+        from jobs.services import job_fail
 
         how = f"signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else "exit"
         reason = (
@@ -24,5 +25,5 @@ class StemwebWorker(Worker):
             "of memory. Retry it, or try a shorter recording."
         )
         job_row = SeparationJob.objects.filter(pk=job.args[0]).first()
-        if job_row is not None and job_row.mark_failed(reason):
+        if job_row is not None and job_fail(job_row, reason):
             log.warning("job %s failed: work-horse died (%s)", job_row.pk, how)
