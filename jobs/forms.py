@@ -17,6 +17,7 @@ ACCEPT_ATTR = ".wav,.flac,.mp3,.m4a,.aac,.ogg,audio/*"
 class UploadForm(forms.Form):
     file = forms.FileField(
         label="Recording",
+        required=False,  # a Suno-style project names a platform track instead
         allow_empty_file=True,  # so probe() reports it, in the same words as other bad files
         help_text=f"{ACCEPTED_LABEL}, up to {settings.STEMWEB_MAX_UPLOAD_MB} MB.",
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTR}),
@@ -27,9 +28,31 @@ class UploadForm(forms.Form):
         required=False,
         help_text="Leave empty to use the file name.",
     )
+    platform_task_id = forms.CharField(
+        label="Platform taskId",
+        max_length=255,
+        required=False,
+        help_text="Suno-style only: the music-generation task of the track.",
+    )
+    platform_audio_id = forms.CharField(
+        label="Platform audioId",
+        max_length=255,
+        required=False,
+        help_text="Suno-style only: which variation of that task.",
+    )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     provider = forms.ChoiceField(label="Provider", widget=forms.RadioSelect)
     stem_set = forms.ChoiceField(label="Stems", widget=forms.RadioSelect)
+
+    field_order = [
+        "provider",
+        "stem_set",
+        "file",
+        "platform_task_id",
+        "platform_audio_id",
+        "name",
+        "description",
+    ]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -43,6 +66,8 @@ class UploadForm(forms.Form):
 
     def clean_file(self):  # type: ignore[no-untyped-def]
         upload = self.cleaned_data["file"]
+        if upload is None:
+            return None  # clean() decides whether this provider needs one
         limit_mb = settings.STEMWEB_MAX_UPLOAD_MB
         if upload.size > limit_mb * 1024 * 1024:
             raise forms.ValidationError(
@@ -77,11 +102,23 @@ class UploadForm(forms.Form):
             self.add_error(
                 "stem_set", f"{provider.label} does not offer {StemSet(stem_set).label}."
             )
+        if provider and provider.needs_upload:
+            if not cleaned.get("file") and "file" not in self.errors:
+                self.add_error("file", f"Choose a recording to send to {provider.label}.")
+        elif provider:
+            for field in ("platform_task_id", "platform_audio_id"):
+                if not cleaned.get(field, "").strip():
+                    self.add_error(field, f"{provider.label} needs the track's taskId and audioId.")
+        self.provider = provider
         return cleaned
 
     def project_name(self) -> str:
         name = self.cleaned_data.get("name", "").strip()
-        return name or Path(self.cleaned_data["file"].name).stem[:255] or "Untitled"
+        if name:
+            return name
+        if upload := self.cleaned_data.get("file"):
+            return Path(upload.name).stem[:255] or "Untitled"
+        return f"Track {self.cleaned_data['platform_task_id']}"[:255]
 
 
 def _seconds(value: float) -> str:

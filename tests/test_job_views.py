@@ -134,3 +134,42 @@ def test_another_user_gets_404_everywhere(client, other_user, done_job):
 def test_anonymous_visitors_are_sent_to_log_in(client, done_job):
     response = client.get(reverse("job_detail", args=[done_job.pk]))
     assert response.status_code == 302 and reverse("account_login") in response["Location"]
+
+
+def test_staff_see_provider_events_and_members_do_not(client, user, done_job):
+    from jobs.models import JobEvent
+
+    JobEvent.objects.create(
+        job=done_job,
+        kind=JobEvent.Kind.REQUEST,
+        method="GET",
+        url="https://client.camb.ai/apis/audio-separation/t-9",
+        status_code=200,
+        excerpt='{"status": "PENDING"}',
+        duration_ms=12,
+    )
+    client.force_login(user)
+    url = reverse("job_detail", args=[done_job.pk])
+    assert "audio-separation/t-9" not in client.get(url).content.decode()
+    user.is_staff = True
+    user.save()
+    html = client.get(url).content.decode()
+    assert "Provider events (1)" in html and "audio-separation/t-9" in html and "12 ms" in html
+
+
+def test_a_platform_track_job_page_and_dashboard_render_before_the_track_is_known(logged_in, user):
+    from accounts.models import Membership
+    from jobs.models import Project
+
+    team = Membership.objects.get(user=user).team
+    project = Project.objects.create(
+        team=team, name="On the platform", platform_task_id="t-7", platform_audio_id="a-2"
+    )
+    job = SeparationJob.objects.create(
+        project=project, provider="suno", stem_set="vocals_instrumental"
+    )
+    html = logged_in.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "platform track taskId <code>t-7</code>, audioId <code>a-2</code>" in html
+    assert "Suno-style" in html
+    assert "platform track" in logged_in.get(reverse("dashboard")).content.decode()
+    assert logged_in.get(reverse("project_source", args=[project.public_id])).status_code == 404

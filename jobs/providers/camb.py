@@ -27,7 +27,7 @@ class CambProvider(Provider):
     label = "CAMB.AI"
     stem_sets = (StemSet.FOREGROUND_BACKGROUND,)
     containers = frozenset({"WAV", "FLAC", "MP3", "AAC", "M4A"})
-    accepts = "AAC/M4A, FLAC, MP3, WAV; returns foreground and background"
+    accepts = "AAC/M4A, FLAC, MP3 or WAV uploads"
 
     def _http(self, ctx: RunContext) -> ProviderHTTP:
         key = self.config["api_key"]

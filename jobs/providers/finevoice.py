@@ -36,7 +36,7 @@ class FineVoiceProvider(Provider):
     key = "finevoice"
     label = "FineVoice"
     stem_sets = tuple(MODELS)
-    accepts = "any upload (fetched from a signed link); vocals/instrumental, 6 stems, dry/reverb"
+    accepts = "any upload; FineVoice fetches it from a signed, expiring link"
 
     def _http(self, ctx: RunContext) -> ProviderHTTP:
         key = self.config["api_key"]

@@ -14,7 +14,7 @@ class LocalProvider(Provider):
     label = "Local engine"
     queue = "local"
     stem_sets = (StemSet.FOREGROUND_BACKGROUND, StemSet.VOCALS_INSTRUMENTAL)
-    accepts = "WAV, FLAC, MP3, AAC/M4A, OGG; runs on this server, no API key"
+    accepts = "WAV, FLAC, MP3, AAC/M4A or OGG uploads; runs on this server, no API key"
     needs_api_key = False
 
     def submit(self, ctx: RunContext) -> Submission:

@@ -61,7 +61,7 @@ class SunoProvider(Provider):
     label = "Suno-style"
     stem_sets = tuple(TYPES)
     needs_upload = False
-    accepts = "a track on the platform (taskId + audioId); vocals/instrumental or 12 stems"
+    accepts = "a track already on the platform: give its taskId and audioId, no file"
 
     def _http(self, ctx: RunContext) -> ProviderHTTP:
         key = self.config["api_key"]

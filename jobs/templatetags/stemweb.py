@@ -19,8 +19,8 @@ def clock(value: float | timedelta | None) -> str:
 
 
 @register.filter
-def megabytes(value: int) -> str:
-    return f"{value / 1048576:.1f} MB"
+def megabytes(value: int | None) -> str:
+    return "" if value is None else f"{value / 1048576:.1f} MB"
 
 
 @register.filter
@@ -34,3 +34,9 @@ def status_label(value: str) -> str:
     from jobs.models import SeparationJob
 
     return SeparationJob.Status(value).label
+
+
+@register.filter
+def stem_label(name: str) -> str:
+    """A stem name for people: "backing_vocals" -> "Backing vocals"."""
+    return name.replace("_", " ").capitalize()

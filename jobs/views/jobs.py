@@ -18,10 +18,12 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_object_or_404(
         SeparationJob.objects.for_user(request.user).select_related("project"), pk=job_id
     )
-    template = "jobs/job_detail.html"
+    context = {"job": job, "project": job.project}
     if request.htmx:
-        template += "#job-status"
-    return render(request, template, {"job": job, "project": job.project})
+        return render(request, "jobs/job_detail.html#job-status", context)
+    if request.user.is_staff:
+        context["events"] = list(job.events.all())
+    return render(request, "jobs/job_detail.html", context)
 
 
 @login_required
