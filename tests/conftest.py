@@ -191,31 +191,35 @@ def providers(sandbox, live_server, settings):
     return sandbox
 
 
-def drain(job, timeout_s: float = 60.0):
-    """Work the job's queues with a real RQ worker until the job ends; returns the row.
-
-    Scheduled checks (``enqueue_in``) are moved onto their queue as they come due, which is
-    what a worker started ``--with-scheduler`` does.
+def work_due(queue_names=("default", "local")) -> None:
+    """One pass of what a worker started ``--with-scheduler`` does: move scheduled jobs that
+    are due (``enqueue_in``) onto their queues, then run every queued job with a real RQ worker.
     """
     import time
 
     from rq import SimpleWorker
     from rq.registry import ScheduledJobRegistry
 
+    queues = [django_rq.get_queue(name) for name in queue_names]
+    for queue in queues:
+        registry = ScheduledJobRegistry(queue=queue)
+        for job_id in registry.get_jobs_to_schedule(int(time.time())):
+            rq_job = queue.fetch_job(job_id)
+            registry.remove(job_id)
+            if rq_job is not None:
+                queue.enqueue_job(rq_job)
+    SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
+
+
+def drain(job, timeout_s: float = 60.0):
+    """Work the queues until the job ends; returns the row."""
+    import time
+
     from jobs.models import SeparationJob
 
-    queues = [django_rq.get_queue("default"), django_rq.get_queue("local")]
-    connection = queues[0].connection
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for queue in queues:
-            registry = ScheduledJobRegistry(queue=queue)
-            for job_id in registry.get_jobs_to_schedule(int(time.time())):
-                rq_job = queue.fetch_job(job_id)
-                registry.remove(job_id)
-                if rq_job is not None:
-                    queue.enqueue_job(rq_job)
-        SimpleWorker(queues, connection=connection).work(burst=True)
+        work_due()
         row = SeparationJob.objects.get(pk=job.pk)
         if row.is_terminal:
             return row

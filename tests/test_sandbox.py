@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,11 @@ BEARER = {"Authorization": f"Bearer {SANDBOX_KEY}"}
     ("method", "path", "kwargs"),
     [
         ("GET", "/camb/apis/audio-separation/x", {"headers": {"x-api-key": "wrong"}}),
-        ("POST", "/finevoice/v1/audio/separation", {"headers": {"Authorization": "Bearer wrong"}, "json": {}}),
+        (
+            "POST",
+            "/finevoice/v1/audio/separation",
+            {"headers": {"Authorization": "Bearer wrong"}, "json": {}},
+        ),
         ("GET", "/suno/api/v1/vocal-removal/record-info", {"params": {"taskId": "x"}}),
     ],
 )
@@ -32,15 +37,23 @@ def test_camb_validates_like_fastapi(sandbox, mixture):
     assert missing.status_code == 422
     assert missing.json()["detail"][0]["loc"] == ["body", "media_file"]
     with open(mixture, "rb") as fh:
-        short = httpx.post(url, headers={"x-api-key": SANDBOX_KEY}, data={"project_name": "x"},
-                           files={"media_file": fh})
+        short = httpx.post(
+            url,
+            headers={"x-api-key": SANDBOX_KEY},
+            data={"project_name": "x"},
+            files={"media_file": fh},
+        )
     assert short.status_code == 422 and short.json()["detail"][0]["loc"] == ["body", "project_name"]
     unknown = httpx.get(f"{url}/nope", headers={"x-api-key": SANDBOX_KEY})
     assert unknown.status_code == 404
 
 
 @pytest.mark.parametrize(
-    "body", [{"sourceUrl": "ftp://x/y.wav", "model": "vocal-remover"}, {"sourceUrl": "http://x/y", "model": "nope"}]
+    "body",
+    [
+        {"sourceUrl": "ftp://x/y.wav", "model": "vocal-remover"},
+        {"sourceUrl": "http://x/y", "model": "nope"},
+    ],
 )
 def test_finevoice_validates_its_body(sandbox, body):
     answer = httpx.post(f"{sandbox.url}/finevoice/v1/audio/separation", headers=BEARER, json=body)
@@ -52,7 +65,9 @@ def test_suno_answers_with_its_codes(sandbox):
     hook = "https://example.com/hook"
     missing = httpx.post(url, headers=BEARER, json={"type": "separate_vocal", "callBackUrl": hook})
     assert missing.json()["code"] == 400
-    unknown = httpx.post(url, headers=BEARER, json={"taskId": "no", "audioId": "no", "callBackUrl": hook})
+    unknown = httpx.post(
+        url, headers=BEARER, json={"taskId": "no", "audioId": "no", "callBackUrl": hook}
+    )
     assert unknown.json()["code"] == 404 and unknown.json()["msg"] == "Track not found"
 
 
@@ -73,9 +88,14 @@ def test_suno_callbacks_are_retried_after_1_5_and_15_minutes_scaled(sandbox):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     answer = httpx.post(
-        f"{sandbox.url}/suno/api/v1/vocal-removal/generate", headers=BEARER,
-        json={"taskId": DEV01, "audioId": "audio-1", "type": "separate_vocal",
-              "callBackUrl": f"http://127.0.0.1:{server.server_port}/hook"},
+        f"{sandbox.url}/suno/api/v1/vocal-removal/generate",
+        headers=BEARER,
+        json={
+            "taskId": DEV01,
+            "audioId": "audio-1",
+            "type": "separate_vocal",
+            "callBackUrl": f"http://127.0.0.1:{server.server_port}/hook",
+        },
     )
     task_id = answer.json()["data"]["taskId"]
     deadline = time.monotonic() + 30
@@ -83,8 +103,12 @@ def test_suno_callbacks_are_retried_after_1_5_and_15_minutes_scaled(sandbox):
         time.sleep(0.05)
     server.shutdown()
     assert len(arrivals) == 4
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
-    expected = [60 * sandbox.callback_scale, 300 * sandbox.callback_scale, 900 * sandbox.callback_scale]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    expected = [
+        60 * sandbox.callback_scale,
+        300 * sandbox.callback_scale,
+        900 * sandbox.callback_scale,
+    ]
     for gap, want in zip(gaps, expected, strict=True):
         assert want * 0.9 <= gap <= want + 0.5
     attempts = [c["attempt"] for c in sandbox.callbacks_sent if c["task_id"] == task_id]

@@ -16,7 +16,7 @@ from accounts.models import Membership
 from jobs.models import StemSet, WebhookDelivery
 from jobs.services import job_create
 from jobs.webhooks import RETRY_DELAYS_S, new_secret
-from tests.conftest import drain, make_user
+from tests.conftest import drain, make_user, work_due
 from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,25 +63,9 @@ def _wait_for(predicate, timeout_s=15.0):
     while time.monotonic() < deadline:
         if predicate():
             return
-        drain_scheduled()
+        work_due()
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
-
-
-def drain_scheduled():
-    """What a worker started --with-scheduler does for the default queue, once."""
-    import django_rq
-    from rq import SimpleWorker
-    from rq.registry import ScheduledJobRegistry
-
-    queue = django_rq.get_queue("default")
-    registry = ScheduledJobRegistry(queue=queue)
-    for job_id in registry.get_jobs_to_schedule(int(time.time())):
-        rq_job = queue.fetch_job(job_id)
-        registry.remove(job_id)
-        if rq_job is not None:
-            queue.enqueue_job(rq_job)
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
 
 def test_a_finished_job_is_posted_signed_with_working_stem_links(team_with_hook, mixture):

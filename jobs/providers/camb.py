@@ -13,31 +13,23 @@ from jobs.models import StemSet
 from jobs.providers.base import (
     Poll,
     PollState,
-    Provider,
     ProviderError,
     Result,
     RunContext,
     Submission,
 )
-from jobs.providers.http import ProviderHTTP
+from jobs.providers.http import RemoteProvider
 
 
-class CambProvider(Provider):
+class CambProvider(RemoteProvider):
     key = "camb"
     label = "CAMB.AI"
     stem_sets = (StemSet.FOREGROUND_BACKGROUND,)
     containers = frozenset({"WAV", "FLAC", "MP3", "AAC", "M4A"})
     accepts = "AAC/M4A, FLAC, MP3 or WAV uploads"
 
-    def _http(self, ctx: RunContext) -> ProviderHTTP:
-        key = self.config["api_key"]
-        return ProviderHTTP(
-            ctx.job,
-            label=self.label,
-            base_url=self.config["base_url"],
-            headers={"x-api-key": key},
-            secrets=[key],
-        )
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"x-api-key": api_key}
 
     def submit(self, ctx: RunContext) -> Submission:
         project = ctx.job.project
@@ -50,30 +42,21 @@ class CambProvider(Provider):
             data["folder_id"] = str(project.folder.camb_folder_id)
         source = ctx.source_path()
         content_type = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
-        http = self._http(ctx)
-        try:
-            with open(source, "rb") as fh:
-                response = http.request(
-                    "POST",
-                    "audio-separation",
-                    data=data,
-                    files={
-                        "media_file": (project.original_filename or source.name, fh, content_type)
-                    },
-                )
-            task_id = http.json(response).get("task_id")
-        finally:
-            http.close()
+        with open(source, "rb") as fh:
+            body = self.call(
+                ctx,
+                "POST",
+                "audio-separation",
+                data=data,
+                files={"media_file": (project.original_filename or source.name, fh, content_type)},
+            )
+        task_id = body.get("task_id")
         if not task_id:
             raise ProviderError(f"{self.label} answered without a task_id.", permanent=False)
         return Submission(task_id=str(task_id), done=False)
 
     def poll(self, ctx: RunContext) -> Poll:
-        http = self._http(ctx)
-        try:
-            body = http.json(http.request("GET", f"audio-separation/{ctx.job.provider_task_id}"))
-        finally:
-            http.close()
+        body = self.call(ctx, "GET", f"audio-separation/{ctx.job.provider_task_id}")
         status = str(body.get("status", "")).upper()
         if status == "SUCCESS":
             if body.get("run_id") is None:
@@ -96,11 +79,7 @@ class CambProvider(Provider):
 
     def result(self, ctx: RunContext) -> Result:
         run_id = ctx.job.provider_state.get("run_id")
-        http = self._http(ctx)
-        try:
-            body = http.json(http.request("GET", f"audio-separation-result/{run_id}"))
-        finally:
-            http.close()
+        body = self.call(ctx, "GET", f"audio-separation-result/{run_id}")
         urls = {
             "foreground": body.get("foreground_audio_url"),
             "background": body.get("background_audio_url"),

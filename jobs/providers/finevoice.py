@@ -16,13 +16,12 @@ from jobs.models import StemSet
 from jobs.providers.base import (
     Poll,
     PollState,
-    Provider,
     ProviderError,
     Result,
     RunContext,
     Submission,
 )
-from jobs.providers.http import ProviderHTTP
+from jobs.providers.http import RemoteProvider
 
 MODELS = {
     StemSet.VOCALS_INSTRUMENTAL: "vocal-remover",
@@ -32,21 +31,11 @@ MODELS = {
 _DONE, _PENDING = {"200", "completed", "success"}, {"202", "pending", "processing", "queued"}
 
 
-class FineVoiceProvider(Provider):
+class FineVoiceProvider(RemoteProvider):
     key = "finevoice"
     label = "FineVoice"
     stem_sets = tuple(MODELS)
     accepts = "any upload; FineVoice fetches it from a signed, expiring link"
-
-    def _http(self, ctx: RunContext) -> ProviderHTTP:
-        key = self.config["api_key"]
-        return ProviderHTTP(
-            ctx.job,
-            label=self.label,
-            base_url=self.config["base_url"],
-            headers={"Authorization": f"Bearer {key}"},
-            secrets=[key],
-        )
 
     def submit(self, ctx: RunContext) -> Submission:
         payload = {
@@ -54,11 +43,7 @@ class FineVoiceProvider(Provider):
             "model": MODELS[StemSet(ctx.job.stem_set)],
             "useAsync": True,
         }
-        http = self._http(ctx)
-        try:
-            body = http.json(http.request("POST", "v1/audio/separation", json=payload))
-        finally:
-            http.close()
+        body = self.call(ctx, "POST", "v1/audio/separation", json=payload)
         task_id = body.get("taskId") or body.get("task_id")
         state = self._state(body)
         if state is PollState.FAILED:
@@ -70,11 +55,7 @@ class FineVoiceProvider(Provider):
         return Submission(task_id=str(task_id or "sync"), done=state is PollState.DONE)
 
     def poll(self, ctx: RunContext) -> Poll:
-        http = self._http(ctx)
-        try:
-            body = http.json(http.request("GET", f"v1/task/{ctx.job.provider_task_id}"))
-        finally:
-            http.close()
+        body = self.call(ctx, "GET", f"v1/task/{ctx.job.provider_task_id}")
         state = self._state(body)
         if state is PollState.DONE:
             ctx.save_state(urls=self._urls(body))

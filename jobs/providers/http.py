@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils.http import parse_http_date_safe
 
 from jobs.models import JobEvent, SeparationJob
-from jobs.providers.base import ProviderError
+from jobs.providers.base import Provider, ProviderError, RunContext
 
 EXCERPT_CHARS = 500
 _SECRET_NAMES = re.compile(r"key|token|secret|signature|sig|auth|password|credential", re.I)
@@ -178,3 +178,29 @@ def _detail(response: httpx.Response) -> str:
             return str(detail.get("message") or detail.get("code") or detail)[:300]
         return str(detail or "")[:300]
     return ""
+
+
+class RemoteProvider(Provider):
+    """A provider behind an HTTP API: one ``call`` per request, through ``ProviderHTTP``."""
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    def secrets(self, ctx: RunContext) -> list[str]:
+        """Values to scrub from logged bodies, besides the API key."""
+        return []
+
+    def call(self, ctx: RunContext, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Send one request for ``ctx.job`` and return its JSON object. Raises ProviderError."""
+        key = self.config["api_key"]
+        http = ProviderHTTP(
+            ctx.job,
+            label=self.label,
+            base_url=self.config["base_url"],
+            headers=self.auth_headers(key),
+            secrets=[key, *self.secrets(ctx)],
+        )
+        try:
+            return http.json(http.request(method, path, **kwargs))
+        finally:
+            http.close()

@@ -18,13 +18,12 @@ from jobs.models import StemSet
 from jobs.providers.base import (
     Poll,
     PollState,
-    Provider,
     ProviderError,
     Result,
     RunContext,
     Submission,
 )
-from jobs.providers.http import ProviderHTTP
+from jobs.providers.http import RemoteProvider
 
 TYPES = {StemSet.VOCALS_INSTRUMENTAL: "separate_vocal", StemSet.MULTI_12: "split_stem"}
 # The provider's stem names (in ``<name>_url`` keys) to stemweb's.
@@ -56,22 +55,15 @@ def callback_info(payload: dict[str, Any]) -> dict[str, Any] | None:
     return info if isinstance(info, dict) else None
 
 
-class SunoProvider(Provider):
+class SunoProvider(RemoteProvider):
     key = "suno"
     label = "Suno-style"
     stem_sets = tuple(TYPES)
     needs_upload = False
     accepts = "a track already on the platform: give its taskId and audioId, no file"
 
-    def _http(self, ctx: RunContext) -> ProviderHTTP:
-        key = self.config["api_key"]
-        return ProviderHTTP(
-            ctx.job,
-            label=self.label,
-            base_url=self.config["base_url"],
-            headers={"Authorization": f"Bearer {key}"},
-            secrets=[key, ctx.job.callback_token],
-        )
+    def secrets(self, ctx: RunContext) -> list[str]:
+        return [ctx.job.callback_token]  # it is part of the callBackUrl we send
 
     def _checked(self, body: dict[str, Any]) -> dict[str, Any]:
         code = body.get("code", 200)
@@ -98,13 +90,7 @@ class SunoProvider(Provider):
             "type": TYPES[StemSet(job.stem_set)],
             "callBackUrl": callback,
         }
-        http = self._http(ctx)
-        try:
-            body = self._checked(
-                http.json(http.request("POST", "api/v1/vocal-removal/generate", json=payload))
-            )
-        finally:
-            http.close()
+        body = self._checked(self.call(ctx, "POST", "api/v1/vocal-removal/generate", json=payload))
         task_id = (body.get("data") or {}).get("taskId")
         if not task_id:
             raise ProviderError(f"{self.label} answered without a taskId.", permanent=False)
@@ -118,19 +104,14 @@ class SunoProvider(Provider):
             return Poll(
                 PollState.FAILED, f"{self.label} failed: {payload.get('msg') or 'no reason given'}"
             )
-        http = self._http(ctx)
-        try:
-            body = self._checked(
-                http.json(
-                    http.request(
-                        "GET",
-                        "api/v1/vocal-removal/record-info",
-                        params={"taskId": ctx.job.provider_task_id},
-                    )
-                )
+        body = self._checked(
+            self.call(
+                ctx,
+                "GET",
+                "api/v1/vocal-removal/record-info",
+                params={"taskId": ctx.job.provider_task_id},
             )
-        finally:
-            http.close()
+        )
         data = body.get("data") or {}
         flag = data.get("successFlag")
         if flag == "SUCCESS" and isinstance(data.get("response"), dict):
