@@ -18,11 +18,17 @@ MANAGERS = (Membership.Role.ADMIN, Membership.Role.OWNER)
 
 
 class WebhookForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        label="Webhook URL",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text="Finished jobs are POSTed here. Leave empty to turn it off.",
+    )
+
     class Meta:
         model = Team
         fields = ["webhook_url"]
-        labels = {"webhook_url": "Webhook URL"}
-        help_texts = {"webhook_url": "Finished jobs are POSTed here. Leave empty to turn it off."}
 
 
 @login_required
