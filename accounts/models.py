@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
@@ -63,7 +64,11 @@ class Team(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     # Where finished jobs are POSTed, signed with the secret (Standard Webhooks, HMAC-SHA256).
     webhook_url = models.URLField(max_length=500, blank=True)
-    webhook_secret = models.CharField(max_length=100, blank=True)
+    # The Standard Webhooks secret, encrypted at rest (see stemweb.lib.secretbox).
+    webhook_secret_encrypted = models.TextField(blank=True)
+    # Monthly quotas in each provider's unit; None means unlimited.
+    quota_stem_seconds = models.FloatField(null=True, blank=True)  # local, CAMB.AI, FineVoice
+    quota_credits = models.FloatField(null=True, blank=True)  # Suno-style
 
     objects = TeamQuerySet.as_manager()
 
@@ -72,6 +77,18 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def webhook_secret(self) -> str:
+        from stemweb.lib.secretbox import decrypt
+
+        return decrypt(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
+
+    @webhook_secret.setter
+    def webhook_secret(self, value: str) -> None:
+        from stemweb.lib.secretbox import encrypt
+
+        self.webhook_secret_encrypted = encrypt(value) if value else ""
 
 
 class Membership(models.Model):
@@ -94,6 +111,72 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
 
+    RANK: ClassVar[dict[str, int]] = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
+
+    def has_role(self, role: str) -> bool:
+        """True when this membership's role is ``role`` or above it."""
+        return self.RANK[self.role] >= self.RANK[role]
+
     @property
     def can_upload(self) -> bool:
-        return self.role != self.Role.VIEWER
+        return self.has_role(self.Role.MEMBER)
+
+    @property
+    def can_manage(self) -> bool:
+        return self.has_role(self.Role.ADMIN)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
+
+
+class Invitation(models.Model):
+    """An invitation to join a team with a role, sent by email as a signed, expiring link."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(Team, models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices)
+    invited_by = models.ForeignKey(User, models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+    accepted = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.team} as {self.role}"
+
+    @property
+    def is_pending(self) -> bool:
+        from django.utils import timezone
+
+        return not self.accepted and not self.revoked and self.expires > timezone.now()
+
+
+class ProviderKey(models.Model):
+    """A team's own API key for a provider, overriding the site's. Encrypted at rest; only its
+    last four characters are ever shown again."""
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="provider_keys")
+    provider = models.CharField(max_length=32)
+    key_encrypted = models.TextField()
+    last4 = models.CharField(max_length=4)
+    updated_by = models.ForeignKey(User, models.SET_NULL, null=True, related_name="+")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "provider"], name="one_key_per_provider")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.provider} …{self.last4}"
+
+    def reveal(self) -> str:
+        """The plain key, for the worker that calls the provider. Never render it."""
+        from stemweb.lib.secretbox import decrypt
+
+        return decrypt(self.key_encrypted)

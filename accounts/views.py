@@ -41,7 +41,7 @@ def team_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if "rotate" in request.POST:
             team.webhook_secret = new_secret()
-            team.save(update_fields=["webhook_secret"])
+            team.save(update_fields=["webhook_secret_encrypted"])
             messages.success(request, "A new webhook secret is in use; update your receiver.")
             return redirect("team_settings")
         if form.is_valid():

@@ -54,9 +54,9 @@ class UploadForm(forms.Form):
         "description",
     ]
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, team=None, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.providers = configured_providers()
+        self.providers = configured_providers(team)
         self.fields["provider"].choices = [(p.key, p.label) for p in self.providers]
         self.fields["provider"].initial = self.providers[0].key if self.providers else None
         offered = {s for p in self.providers for s in p.stem_sets}

@@ -55,8 +55,16 @@ STEM_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+class FolderQuerySet(models.QuerySet["Folder"]):
+    def for_user(self, user: settings.AUTH_USER_MODEL) -> FolderQuerySet:  # type: ignore[valid-type]
+        """Folders of every team the user belongs to."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(team__memberships__user=user)
+
+
 class Folder(models.Model):
-    """A folder in a team's project tree; ``parent`` nests it."""
+    """A folder in a team's project tree; ``parent`` nests it. Names are unique among siblings."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     team = models.ForeignKey(Team, models.CASCADE, related_name="folders")
@@ -67,8 +75,20 @@ class Folder(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     camb_folder_id = models.IntegerField(null=True, blank=True)  # sent as folder_id to CAMB.AI
 
+    objects = FolderQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "parent", "name"], name="unique_folder_name_in_parent"
+            ),
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                condition=models.Q(parent__isnull=True),
+                name="unique_folder_name_at_root",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -191,6 +211,10 @@ class SeparationJob(models.Model):
     callback_token = models.CharField(max_length=64, default=new_token, editable=False)
     callback_payload = models.JSONField(null=True, blank=True)  # the first valid callback
     collecting = models.BooleanField(default=False)  # one worker claimed the result download
+    # What the job costs in its provider's unit: stem-seconds (audio seconds x stems) for the
+    # local engine, CAMB.AI and FineVoice; credits for Suno-style (10 or 50 per job).
+    cost = models.FloatField(default=0.0)
+    cost_unit = models.CharField(max_length=16, default="stem_seconds")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="jobs"
     )
@@ -203,7 +227,10 @@ class SeparationJob(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["status", "created"])]
+        indexes = [
+            models.Index(fields=["status", "created"]),
+            models.Index(fields=["project", "-created"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.project} ({self.get_stem_set_display()}, {self.provider})"

@@ -11,7 +11,7 @@ import logging
 import random
 import tempfile
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
@@ -104,7 +104,7 @@ def project_upload(
     Raises:
         JobRequestError: before anything is stored, when the job cannot be run as asked.
     """
-    job_check_request(provider_key=provider_key, stem_set=stem_set, container=info.container)
+    job_check_request(provider_key=provider_key, stem_set=stem_set, team=team, info=info)
     stored: str | None = None
     try:
         with transaction.atomic():
@@ -139,7 +139,7 @@ def project_from_platform(
     stem_set: str,
 ) -> SeparationJob:
     """A project for a track already on a provider's platform, and its first job."""
-    job_check_request(provider_key=provider_key, stem_set=stem_set)
+    job_check_request(provider_key=provider_key, stem_set=stem_set, team=team)
     with transaction.atomic():
         project = Project.objects.create(
             team=team,
@@ -152,21 +152,33 @@ def project_from_platform(
         return job_create(project=project, user=user, provider_key=provider_key, stem_set=stem_set)
 
 
+UNIT_LABELS = {"stem_seconds": "stem-seconds", "credits": "credits"}
+
+
 def job_check_request(
-    *, provider_key: str, stem_set: str, project: Project | None = None, container: str = ""
-) -> None:
-    """Raise JobRequestError for an unknown or unconfigured provider, a stem set it does not
-    offer, or a project source it cannot take."""
+    *,
+    provider_key: str,
+    stem_set: str,
+    team: Team,
+    project: Project | None = None,
+    info: AudioInfo | None = None,
+) -> tuple[float, str]:
+    """Check that a job can be created, before anything is stored or queued.
+
+    Returns the job's (cost, unit). Raises JobRequestError for an unknown or unconfigured
+    provider, a stem set it does not offer, a source it cannot take, or a job that would pass
+    the team's monthly quota.
+    """
     try:
         provider = get_provider(provider_key)
     except KeyError:
         raise JobRequestError(f"Unknown provider {provider_key!r}.") from None
-    if not provider.is_configured():
-        raise JobRequestError(f"{provider.label} is not configured on this server.")
+    if not provider.is_configured(team):
+        raise JobRequestError(f"{provider.label} is not configured for this team.")
     if stem_set not in provider.stem_sets:
         label = StemSet(stem_set).label if stem_set in StemSet.values else stem_set
         raise JobRequestError(f"{provider.label} does not offer {label}.")
-    container = project.container if project is not None else container
+    container = project.container if project is not None else (info.container if info else "")
     if provider.containers and container and container not in provider.containers:
         accepted = ", ".join(sorted(provider.containers))
         raise JobRequestError(
@@ -177,6 +189,37 @@ def job_check_request(
             raise JobRequestError(f"{provider.label} needs an uploaded recording.")
         if not provider.needs_upload and not project.is_platform_track:
             raise JobRequestError(f"{provider.label} works on tracks already on its platform.")
+    duration = project.duration_s if project is not None else (info.duration_s if info else None)
+    cost, unit = provider.cost(duration_s=duration, stem_set=stem_set)
+    quota = team.quota_credits if unit == "credits" else team.quota_stem_seconds
+    if quota is not None:
+        used = team_usage(team=team).get(unit, 0.0)
+        if used + cost > quota:
+            label = UNIT_LABELS[unit]
+            raise JobRequestError(
+                f"This job needs {cost:,.0f} {label}, but only {max(quota - used, 0):,.0f} of "
+                f"the team's {quota:,.0f} monthly {label} are left."
+            )
+    return cost, unit
+
+
+def month_start() -> datetime:
+    now = timezone.localtime()
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def team_usage(*, team: Team, since: datetime | None = None) -> dict[str, float]:
+    """Cost of the team's jobs since ``since`` (default: this month), per unit.
+
+    Failed, timed-out and canceled jobs do not count.
+    """
+    rows = (
+        SeparationJob.objects.filter(project__team=team, created__gte=since or month_start())
+        .exclude(status__in=[Status.FAILED, Status.TIMED_OUT, Status.CANCELED])
+        .values("cost_unit")
+        .annotate(total=Sum("cost"))
+    )
+    return {row["cost_unit"]: row["total"] or 0.0 for row in rows}
 
 
 def job_create(
@@ -187,9 +230,16 @@ def job_create(
     Raises:
         JobRequestError: see ``job_check_request``.
     """
-    job_check_request(provider_key=provider_key, stem_set=stem_set, project=project)
+    cost, unit = job_check_request(
+        provider_key=provider_key, stem_set=stem_set, team=project.team, project=project
+    )
     job = SeparationJob.objects.create(
-        project=project, provider=provider_key, stem_set=stem_set, created_by=user
+        project=project,
+        provider=provider_key,
+        stem_set=stem_set,
+        created_by=user,
+        cost=cost,
+        cost_unit=unit,
     )
     transaction.on_commit(partial(job_enqueue, job=job), robust=True)
     return job

@@ -212,17 +212,23 @@ STEMWEB_MAX_DURATION_S = env_int("STEMWEB_MAX_DURATION_S", 1200)
 STEMWEB_MIN_DURATION_S = env_int("STEMWEB_MIN_DURATION_S", 1)
 
 
+# Fernet keys for secrets at rest (provider API keys, webhook secrets), newest first.
+STEMWEB_FERNET_KEYS = env_str("STEMWEB_FERNET_KEYS")
+# Team invitations expire after this many days.
+STEMWEB_INVITATION_DAYS = env_int("STEMWEB_INVITATION_DAYS", 7)
+
+
 # --- Providers -----------------------------------------------------------------------------
-# Each remote provider is configured by STEMWEB_<KEY>_API_KEY, _BASE_URL, _ENABLED (default: on
-# when a key is set), _POLL_S (seconds between status checks) and _DEADLINE_S (after which a
-# job ends timed_out). See ../shared/specs/PROVIDERS.md for the APIs.
+# Each remote provider is configured by STEMWEB_<KEY>_API_KEY, _BASE_URL, _ENABLED (default on;
+# offered only to teams with a key, the site's or their own), _POLL_S (seconds between status
+# checks) and _DEADLINE_S (after which a job ends timed_out). See ../shared/specs/PROVIDERS.md.
 def provider_config(key: str, base_url: str, poll_s: float, deadline_s: float) -> dict:
     prefix = f"STEMWEB_{key.upper()}_"
     api_key = env_str(prefix + "API_KEY")
     return {
         "api_key": api_key,
         "base_url": env_str(prefix + "BASE_URL", base_url).rstrip("/"),
-        "enabled": env_bool(prefix + "ENABLED", bool(api_key)),
+        "enabled": env_bool(prefix + "ENABLED", True),  # offered once a key is known
         "poll_s": float(env_str(prefix + "POLL_S") or poll_s),
         "deadline_s": float(env_str(prefix + "DEADLINE_S") or deadline_s),
     }

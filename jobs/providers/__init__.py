@@ -19,6 +19,6 @@ def get_provider(key: str) -> Provider:
     return PROVIDERS[key]()
 
 
-def configured_providers() -> list[Provider]:
-    """Providers that can take jobs on this installation, in registry order."""
-    return [p for cls in PROVIDERS.values() if (p := cls()).is_configured()]
+def configured_providers(team=None) -> list[Provider]:  # type: ignore[no-untyped-def]
+    """Providers that can take jobs for ``team`` (its own keys count), in registry order."""
+    return [p for cls in PROVIDERS.values() if (p := cls()).is_configured(team)]

@@ -117,9 +117,21 @@ class Provider(ABC):
     def config(self) -> dict[str, Any]:
         return settings.STEMWEB_PROVIDERS.get(self.key, {})
 
-    def is_configured(self) -> bool:
-        config = self.config
-        return bool(config.get("enabled")) and (config.get("api_key") or not self.needs_api_key)
+    def api_key(self, team: Any = None) -> str:
+        """The team's own key for this provider when it has one, else the site's."""
+        if team is not None and self.needs_api_key:
+            from accounts.models import ProviderKey
+
+            stored = ProviderKey.objects.filter(team=team, provider=self.key).first()
+            if stored is not None:
+                return stored.reveal()
+        return self.config.get("api_key", "")
+
+    def is_configured(self, team: Any = None) -> bool:
+        """Enabled on this site, with a key (the team's or the site's) when it needs one."""
+        if not self.config.get("enabled"):
+            return False
+        return not self.needs_api_key or bool(self.api_key(team))
 
     @property
     def poll_interval_s(self) -> float:
@@ -131,6 +143,13 @@ class Provider(ABC):
 
     def stem_names(self, stem_set: str) -> tuple[str, ...]:
         return StemSet(stem_set).stem_names
+
+    def cost(self, *, duration_s: float | None, stem_set: str) -> tuple[float, str]:
+        """What a job costs in this provider's unit: (amount, unit).
+
+        Default: stem-seconds, the audio's duration times the number of stems.
+        """
+        return (duration_s or 0.0) * len(StemSet(stem_set).stem_names), "stem_seconds"
 
     @abstractmethod
     def submit(self, ctx: RunContext) -> Submission:

@@ -192,7 +192,7 @@ class RemoteProvider(Provider):
 
     def call(self, ctx: RunContext, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """Send one request for ``ctx.job`` and return its JSON object. Raises ProviderError."""
-        key = self.config["api_key"]
+        key = self.api_key(ctx.job.project.team)
         http = ProviderHTTP(
             ctx.job,
             label=self.label,

@@ -62,6 +62,10 @@ class SunoProvider(RemoteProvider):
     needs_upload = False
     accepts = "a track already on the platform: give its taskId and audioId, no file"
 
+    def cost(self, *, duration_s: float | None, stem_set: str) -> tuple[float, str]:
+        """Credits, per ../shared/specs/PROVIDERS.md: 10 for separate_vocal, 50 for split_stem."""
+        return (50.0 if stem_set == StemSet.MULTI_12 else 10.0), "credits"
+
     def secrets(self, ctx: RunContext) -> list[str]:
         return [ctx.job.callback_token]  # it is part of the callBackUrl we send
 

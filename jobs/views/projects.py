@@ -45,7 +45,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     membership = team_current(request=request)
     if not membership.can_upload:
         raise PermissionDenied("Viewers cannot upload.")
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(request.POST or None, request.FILES or None, team=membership.team)
     if request.method == "POST" and form.is_valid():
         upload_file = form.cleaned_data["file"]
         try:
