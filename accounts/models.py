@@ -98,6 +98,7 @@ class Membership(models.Model):
         ADMIN = "admin", "Admin"
         OWNER = "owner", "Owner"
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     team = models.ForeignKey(Team, models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)

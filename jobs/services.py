@@ -560,3 +560,143 @@ def jobs_recover(*, stale_after: timedelta = timedelta(minutes=5)) -> Recovery:
     for job in SeparationJob.objects.filter(status=Status.QUEUED):
         enqueued += job_enqueue(job=job)
     return Recovery(requeued=requeued, failed=failed, enqueued=enqueued)
+
+
+# --- Folders and projects ------------------------------------------------------------------------
+
+
+class FolderError(ValueError):
+    """A folder change that cannot be made. ``str(error)`` is shown to the user."""
+
+
+def _check_sibling_name(
+    *, team: Team, parent: Folder | None, name: str, exclude: int | None
+) -> str:
+    name = name.strip()
+    if not name:
+        raise FolderError("A folder needs a name.")
+    if "/" in name:
+        raise FolderError("Folder names cannot contain “/”.")
+    siblings = Folder.objects.filter(team=team, parent=parent, name__iexact=name)
+    if exclude is not None:
+        siblings = siblings.exclude(pk=exclude)
+    if siblings.exists():
+        where = f"“{parent.name}”" if parent else "the top level"
+        raise FolderError(f"There is already a folder named “{name}” in {where}.")
+    return name[:255]
+
+
+def folder_create(*, team: Team, parent: Folder | None, name: str) -> Folder:
+    if parent is not None and parent.team_id != team.pk:
+        raise FolderError("The parent folder belongs to another team.")
+    name = _check_sibling_name(team=team, parent=parent, name=name, exclude=None)
+    return Folder.objects.create(team=team, parent=parent, name=name)
+
+
+def folder_rename(*, folder: Folder, name: str) -> Folder:
+    folder.name = _check_sibling_name(
+        team=folder.team, parent=folder.parent, name=name, exclude=folder.pk
+    )
+    folder.save(update_fields=["name"])
+    return folder
+
+
+def folder_descendant_ids(folder: Folder) -> list[int]:
+    """The ids of ``folder`` and every folder below it, breadth first (one query a level)."""
+    found, level = [folder.pk], [folder.pk]
+    while level:
+        level = list(Folder.objects.filter(parent_id__in=level).values_list("pk", flat=True))
+        found.extend(level)
+    return found
+
+
+def folder_move(*, folder: Folder, parent: Folder | None) -> Folder:
+    """Move ``folder`` under ``parent`` (None: the top level); never into its own subtree."""
+    if parent is not None:
+        if parent.team_id != folder.team_id:
+            raise FolderError("The target folder belongs to another team.")
+        if parent.pk in folder_descendant_ids(folder):
+            raise FolderError(f"“{folder.name}” cannot be moved into itself or its own subfolder.")
+    folder.name = _check_sibling_name(
+        team=folder.team, parent=parent, name=folder.name, exclude=folder.pk
+    )
+    folder.parent = parent
+    folder.save(update_fields=["parent", "name"])
+    return folder
+
+
+@dataclass(frozen=True)
+class FolderContents:
+    folders: int  # subfolders, at any depth
+    projects: int
+    files: int  # sources and stems in storage
+
+
+def folder_contents(folder: Folder) -> FolderContents:
+    ids = folder_descendant_ids(folder)
+    projects = Project.objects.filter(folder_id__in=ids)
+    sources = projects.exclude(source="").count()
+    stems = Stem.objects.filter(job__project__in=projects).count()
+    return FolderContents(folders=len(ids) - 1, projects=projects.count(), files=sources + stems)
+
+
+def _delete_files_on_commit(names: list[str]) -> None:
+    def delete() -> None:
+        for name in names:
+            default_storage.delete(name)
+
+    transaction.on_commit(delete)
+
+
+def _stored_files(projects) -> list[str]:  # type: ignore[no-untyped-def]
+    sources = [n for n in projects.values_list("source", flat=True) if n]
+    stems = list(Stem.objects.filter(job__project__in=projects).values_list("file", flat=True))
+    return sources + stems
+
+
+@transaction.atomic
+def projects_delete(*, projects) -> int:  # type: ignore[no-untyped-def]
+    """Delete projects with their jobs and stems; their files leave storage after commit."""
+    names = _stored_files(projects)
+    count = projects.count()
+    projects.delete()
+    _delete_files_on_commit(names)
+    return count
+
+
+@transaction.atomic
+def folder_delete(*, folder: Folder) -> FolderContents:
+    """Delete a folder, its subfolders and their projects; files leave storage after commit."""
+    contents = folder_contents(folder)
+    projects_delete(projects=Project.objects.filter(folder_id__in=folder_descendant_ids(folder)))
+    folder.delete()
+    return contents
+
+
+def projects_move(*, projects, folder: Folder | None) -> int:  # type: ignore[no-untyped-def]
+    """Move projects into ``folder`` (None: the top level); it must be the projects' team's."""
+    if folder is not None and projects.exclude(team_id=folder.team_id).exists():
+        raise FolderError("Projects can only move within their own team.")
+    return projects.update(folder=folder)
+
+
+def projects_separate(
+    *, projects, user: User, provider_key: str, stem_set: str
+) -> list[SeparationJob]:  # type: ignore[no-untyped-def]
+    """Queue a job on each project with the same provider and stem set, all or none.
+
+    Raises JobRequestError naming the first project that cannot take it (quota included: the
+    jobs are checked one after another, so their costs add up).
+    """
+    jobs = []
+    with transaction.atomic():
+        for project in projects.select_related("team"):
+            try:
+                jobs.append(
+                    job_create(
+                        project=project, user=user, provider_key=provider_key, stem_set=stem_set
+                    )
+                )
+            except JobRequestError as exc:
+                raise JobRequestError(f"“{project.name}”: {exc}") from None
+    return jobs

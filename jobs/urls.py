@@ -1,9 +1,17 @@
 from django.urls import path
 
-from jobs.views import hooks, jobs, projects
+from jobs.views import folders, hooks, jobs, projects
 
 urlpatterns = [
-    path("", projects.dashboard, name="dashboard"),
+    path("", folders.dashboard, name="dashboard"),
+    path("folders/new/", folders.folder_new, name="folder_new"),
+    path("folders/<uuid:folder_id>/", folders.folder_detail, name="folder_detail"),
+    path("folders/<uuid:folder_id>/rename/", folders.folder_rename_view, name="folder_rename"),
+    path("folders/<uuid:folder_id>/move/", folders.folder_move_view, name="folder_move"),
+    path("folders/<uuid:folder_id>/camb/", folders.folder_camb, name="folder_camb"),
+    path("folders/<uuid:folder_id>/delete/", folders.folder_delete_view, name="folder_delete"),
+    path("projects/bulk/", folders.projects_bulk, name="projects_bulk"),
+    path("projects/<uuid:project_id>/move/", folders.project_move, name="project_move"),
     path("projects/new/", projects.upload, name="upload"),
     path("projects/<uuid:project_id>/source/", projects.project_source, name="project_source"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="job_detail"),

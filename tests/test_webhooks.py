@@ -167,11 +167,11 @@ def test_a_private_webhook_address_is_refused(team_with_hook, mixture, settings)
     assert "non-public address" in WebhookDelivery.objects.get(attempt=1).error
 
 
-def test_the_settings_page_shows_deliveries_and_keeps_viewers_out(client, team_with_hook, mixture):
+def test_the_settings_page_shows_deliveries_to_admins_only(client, team_with_hook, mixture):
     owner, team = team_with_hook
     receiver = Receiver()
     client.force_login(owner)
-    response = client.post(reverse("team_settings"), {"webhook_url": receiver.url})
+    response = client.post(reverse("team_webhook"), {"webhook_url": receiver.url})
     assert response.status_code == 302
     team.refresh_from_db()
     assert team.webhook_url == receiver.url and team.webhook_secret.startswith("whsec_")
@@ -187,5 +187,9 @@ def test_the_settings_page_shows_deliveries_and_keeps_viewers_out(client, team_w
     html = client.get(reverse("team_settings")).content.decode()
     assert "Shown" in html and "Delivered" in html and "HTTP 200" in html
     Membership.objects.filter(user=owner).update(role=Membership.Role.VIEWER)
-    assert client.get(reverse("team_settings")).status_code == 403
+    html = client.get(reverse("team_settings")).content.decode()
+    assert "whsec_" not in html and "Deliveries" not in html
+    assert client.post(reverse("team_webhook"), {"webhook_url": ""}).status_code == 403
+    team.refresh_from_db()
+    assert team.webhook_url == receiver.url
     receiver.close()

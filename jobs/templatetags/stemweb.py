@@ -40,3 +40,13 @@ def status_label(value: str) -> str:
 def stem_label(name: str) -> str:
     """A stem name for people: "backing_vocals" -> "Backing vocals"."""
     return name.replace("_", " ").capitalize()
+
+
+@register.filter
+def provider_label(key: str | None) -> str:
+    """A provider key ("camb") as its name ("CAMB.AI"); "" for None."""
+    from jobs.providers import PROVIDERS
+
+    if not key:
+        return ""
+    return PROVIDERS[key].label if key in PROVIDERS else key

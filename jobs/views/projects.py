@@ -7,37 +7,15 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 
 from accounts.services import team_current
 from jobs.forms import UploadForm
-from jobs.models import Project, SeparationJob
+from jobs.models import Project
 from jobs.services import JobRequestError, project_from_platform, project_upload
 from jobs.serving import serve_audio
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    membership = team_current(request=request)
-    latest = SeparationJob.objects.filter(project=OuterRef("pk")).order_by("-created")
-    projects = (
-        Project.objects.filter(team=membership.team)
-        .annotate(
-            latest_job_id=Subquery(latest.values("pk")[:1]),
-            latest_status=Subquery(latest.values("status")[:1]),
-        )
-        .order_by("-created")
-    )
-    page = Paginator(projects, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "jobs/dashboard.html",
-        {"membership": membership, "page": page},
-    )
 
 
 @login_required
