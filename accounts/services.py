@@ -39,8 +39,17 @@ def team_current(*, request: HttpRequest) -> Membership:
     """The membership of the team the user is working in (kept in the session).
 
     Falls back to the personal team (or any team), so a user always has one, including
-    superusers made with ``createsuperuser`` who never went through sign-up.
+    superusers made with ``createsuperuser`` who never went through sign-up. Looked up once per
+    request (the view and the page header share it).
     """
+    cached = getattr(request, "_stemweb_membership", None)
+    if cached is not None and cached.user_id == request.user.pk:
+        return cached
+    request._stemweb_membership = membership = _team_current(request)  # type: ignore[attr-defined]
+    return membership
+
+
+def _team_current(request: HttpRequest) -> Membership:
     user = request.user
     memberships = Membership.objects.select_related("team").filter(user=user)
     wanted = request.session.get(CURRENT_TEAM_SESSION_KEY)
@@ -55,6 +64,7 @@ def team_current(*, request: HttpRequest) -> Membership:
 
 def team_switch(*, request: HttpRequest, team: Team) -> None:
     request.session[CURRENT_TEAM_SESSION_KEY] = str(team.public_id)
+    request.__dict__.pop("_stemweb_membership", None)
 
 
 @transaction.atomic

@@ -20,5 +20,19 @@ def get_provider(key: str) -> Provider:
 
 
 def configured_providers(team=None) -> list[Provider]:  # type: ignore[no-untyped-def]
-    """Providers that can take jobs for ``team`` (its own keys count), in registry order."""
-    return [p for cls in PROVIDERS.values() if (p := cls()).is_configured(team)]
+    """Providers that can take jobs for ``team`` (its own keys count), in registry order.
+
+    One query for the team's keys, whatever the number of providers.
+    """
+    from accounts.models import ProviderKey
+
+    own = (
+        set(ProviderKey.objects.filter(team=team).values_list("provider", flat=True))
+        if team
+        else set()
+    )
+    return [
+        provider
+        for cls in PROVIDERS.values()
+        if (provider := cls()).is_configured(has_team_key=cls.key in own)
+    ]

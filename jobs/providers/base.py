@@ -127,11 +127,18 @@ class Provider(ABC):
                 return stored.reveal()
         return self.config.get("api_key", "")
 
-    def is_configured(self, team: Any = None) -> bool:
-        """Enabled on this site, with a key (the team's or the site's) when it needs one."""
+    def is_configured(self, team: Any = None, *, has_team_key: bool | None = None) -> bool:
+        """Enabled on this site, with a key (the team's or the site's) when it needs one.
+
+        ``has_team_key`` spares the lookup when the caller already knows.
+        """
         if not self.config.get("enabled"):
             return False
-        return not self.needs_api_key or bool(self.api_key(team))
+        if not self.needs_api_key or self.config.get("api_key"):
+            return True
+        if has_team_key is not None:
+            return has_team_key
+        return bool(self.api_key(team))
 
     @property
     def poll_interval_s(self) -> float:
