@@ -1,0 +1,135 @@
+"""Walk every URL pattern of the project with another team's objects: 404 everywhere (403 where
+one's own team lets a role do less), and nothing changes.
+
+A pattern whose parameter this test cannot fill fails it, so new URLs must be covered here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from accounts.models import Invitation, Membership, ProviderKey, Team, User
+from accounts.services import provider_key_set
+from jobs import signing
+from jobs.models import Folder, JobEvent, Project, SeparationJob, Stem
+from jobs.tasks import run_job
+from tests.conftest import make_user
+from tests.factories import make_job
+
+pytestmark = pytest.mark.django_db
+# Public by design: allauth's own pages, Django's admin and django-rq's (staff only), provider
+# callbacks (per-job token), signed links (checked below after expiry), invitations (token).
+SKIP_PREFIXES = ("admin/", "accounts/", "hooks/", "signed/", "invitations/")
+
+
+def _patterns(resolver=None, prefix=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _patterns(entry, route)
+        elif isinstance(entry, URLPattern):
+            yield route, entry
+
+
+@pytest.fixture
+def victim(mixture):
+    owner = make_user("victim@example.com")
+    job = make_job(owner, mixture, name="Secret demo")
+    run_job(str(job.pk))
+    team = Membership.objects.get(user=owner).team
+    folder = Folder.objects.create(team=team, name="Private")
+    Project.objects.filter(pk=job.project_id).update(folder=folder)
+    invitation = Invitation.objects.create(team=team, email="x@example.com", role="member",
+                                           invited_by=owner, expires=timezone.now() + timedelta(days=1))
+    provider_key_set(team=team, provider="camb", key="victims-camb-key", user=owner)
+    return {
+        "job_id": job.pk,
+        "project_id": job.project.public_id,
+        "folder_id": folder.public_id,
+        "stem_id": job.stems.first().public_id,
+        "team_id": team.public_id,
+        "membership_id": Membership.objects.get(user=owner).public_id,
+        "invitation_id": invitation.public_id,
+        "provider": "camb",
+    }
+
+
+def _snapshot():
+    return (
+        [(t.name, t.webhook_url, t.quota_credits) for t in Team.objects.order_by("pk")],
+        list(Membership.objects.order_by("pk").values_list("team_id", "user_id", "role")),
+        list(Project.objects.order_by("pk").values_list("name", "folder_id", "team_id")),
+        list(Folder.objects.order_by("pk").values_list("name", "parent_id", "camb_folder_id")),
+        list(SeparationJob.objects.order_by("pk").values_list("status", "stem_set")),
+        Stem.objects.count(), JobEvent.objects.count(), ProviderKey.objects.count(),
+        list(Invitation.objects.order_by("pk").values_list("revoked", "accepted")),
+    )
+
+
+def test_every_url_with_another_teams_objects_is_404_and_changes_nothing(client, victim):
+    attacker = make_user("attacker@example.com")
+    Membership.objects.filter(user=attacker).update(role=Membership.Role.OWNER)
+    client.force_login(attacker)
+    before = _snapshot()
+    tried = 0
+    for route, pattern in _patterns():
+        if route.startswith(SKIP_PREFIXES):
+            continue
+        params = list(pattern.pattern.converters)
+        if not params:
+            continue
+        missing = [p for p in params if p not in victim]
+        assert not missing, f"{route}: add {missing} to the access walk"
+        url = reverse(pattern.name, kwargs={p: victim[p] for p in params})
+        for method in ("get", "post"):
+            response = getattr(client, method)(url, HTTP_HX_REQUEST="true" if method == "get" else "")
+            assert response.status_code in {404, 405}, f"{method.upper()} {url}: {response.status_code}"
+            tried += 1
+    assert tried >= 30
+    assert _snapshot() == before
+    assert "Secret demo" not in client.get(reverse("dashboard")).content.decode()
+
+
+def test_bulk_actions_and_team_switch_with_another_teams_ids_are_404(client, victim):
+    attacker = make_user("attacker@example.com")
+    client.force_login(attacker)
+    before = _snapshot()
+    for action in ("move", "delete", "separate"):
+        response = client.post(reverse("projects_bulk"), {
+            "action": action, "projects": [victim["project_id"]], "provider": "local",
+            "stem_set": "foreground_background", "folder": victim["folder_id"]})
+        assert response.status_code == 404, action
+    assert client.post(reverse("team_switch", args=[victim["team_id"]])).status_code == 404
+    assert _snapshot() == before
+
+
+def test_signed_links_stop_working_after_expiry(client, victim, settings):
+    stem = Stem.objects.get(public_id=victim["stem_id"])
+    project = Project.objects.get(public_id=victim["project_id"])
+    fresh = [signing.stem_url(stem), signing.source_url(project)]
+    for url in fresh:
+        assert client.get(url.replace(settings.STEMWEB_PUBLIC_URL, "")).status_code == 200
+    settings.STEMWEB_SIGNED_URL_TTL_S = 0
+    import time
+
+    time.sleep(1.1)
+    for url in fresh:
+        assert client.get(url.replace(settings.STEMWEB_PUBLIC_URL, "")).status_code == 404
+
+
+def test_a_role_too_low_in_ones_own_team_is_403(client, victim):
+    viewer = User.objects.get(email="victim@example.com")
+    Membership.objects.filter(user=viewer).update(role=Membership.Role.VIEWER)
+    client.force_login(viewer)
+    before = _snapshot()
+    for name in ("folder_rename", "folder_move", "folder_camb", "folder_delete"):
+        assert client.post(reverse(name, args=[victim["folder_id"]]), {"name": "x"}).status_code == 403, name
+    assert client.post(reverse("project_move", args=[victim["project_id"]]), {"folder": ""}).status_code == 403
+    assert client.post(reverse("provider_key_delete", args=["camb"])).status_code == 403
+    assert client.post(reverse("invitation_revoke", args=[victim["invitation_id"]])).status_code == 403
+    assert _snapshot() == before
