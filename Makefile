@@ -40,3 +40,4 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python benchmarks/separation.py
+	$(BIN)/python benchmarks/folders.py

@@ -44,8 +44,13 @@ def victim(mixture):
     team = Membership.objects.get(user=owner).team
     folder = Folder.objects.create(team=team, name="Private")
     Project.objects.filter(pk=job.project_id).update(folder=folder)
-    invitation = Invitation.objects.create(team=team, email="x@example.com", role="member",
-                                           invited_by=owner, expires=timezone.now() + timedelta(days=1))
+    invitation = Invitation.objects.create(
+        team=team,
+        email="x@example.com",
+        role="member",
+        invited_by=owner,
+        expires=timezone.now() + timedelta(days=1),
+    )
     provider_key_set(team=team, provider="camb", key="victims-camb-key", user=owner)
     return {
         "job_id": job.pk,
@@ -66,7 +71,9 @@ def _snapshot():
         list(Project.objects.order_by("pk").values_list("name", "folder_id", "team_id")),
         list(Folder.objects.order_by("pk").values_list("name", "parent_id", "camb_folder_id")),
         list(SeparationJob.objects.order_by("pk").values_list("status", "stem_set")),
-        Stem.objects.count(), JobEvent.objects.count(), ProviderKey.objects.count(),
+        Stem.objects.count(),
+        JobEvent.objects.count(),
+        ProviderKey.objects.count(),
         list(Invitation.objects.order_by("pk").values_list("revoked", "accepted")),
     )
 
@@ -87,8 +94,12 @@ def test_every_url_with_another_teams_objects_is_404_and_changes_nothing(client,
         assert not missing, f"{route}: add {missing} to the access walk"
         url = reverse(pattern.name, kwargs={p: victim[p] for p in params})
         for method in ("get", "post"):
-            response = getattr(client, method)(url, HTTP_HX_REQUEST="true" if method == "get" else "")
-            assert response.status_code in {404, 405}, f"{method.upper()} {url}: {response.status_code}"
+            response = getattr(client, method)(
+                url, HTTP_HX_REQUEST="true" if method == "get" else ""
+            )
+            assert response.status_code in {404, 405}, (
+                f"{method.upper()} {url}: {response.status_code}"
+            )
             tried += 1
     assert tried >= 30
     assert _snapshot() == before
@@ -100,9 +111,16 @@ def test_bulk_actions_and_team_switch_with_another_teams_ids_are_404(client, vic
     client.force_login(attacker)
     before = _snapshot()
     for action in ("move", "delete", "separate"):
-        response = client.post(reverse("projects_bulk"), {
-            "action": action, "projects": [victim["project_id"]], "provider": "local",
-            "stem_set": "foreground_background", "folder": victim["folder_id"]})
+        response = client.post(
+            reverse("projects_bulk"),
+            {
+                "action": action,
+                "projects": [victim["project_id"]],
+                "provider": "local",
+                "stem_set": "foreground_background",
+                "folder": victim["folder_id"],
+            },
+        )
         assert response.status_code == 404, action
     assert client.post(reverse("team_switch", args=[victim["team_id"]])).status_code == 404
     assert _snapshot() == before
@@ -128,8 +146,17 @@ def test_a_role_too_low_in_ones_own_team_is_403(client, victim):
     client.force_login(viewer)
     before = _snapshot()
     for name in ("folder_rename", "folder_move", "folder_camb", "folder_delete"):
-        assert client.post(reverse(name, args=[victim["folder_id"]]), {"name": "x"}).status_code == 403, name
-    assert client.post(reverse("project_move", args=[victim["project_id"]]), {"folder": ""}).status_code == 403
+        assert (
+            client.post(reverse(name, args=[victim["folder_id"]]), {"name": "x"}).status_code == 403
+        ), name
+    assert (
+        client.post(
+            reverse("project_move", args=[victim["project_id"]]), {"folder": ""}
+        ).status_code
+        == 403
+    )
     assert client.post(reverse("provider_key_delete", args=["camb"])).status_code == 403
-    assert client.post(reverse("invitation_revoke", args=[victim["invitation_id"]])).status_code == 403
+    assert (
+        client.post(reverse("invitation_revoke", args=[victim["invitation_id"]])).status_code == 403
+    )
     assert _snapshot() == before

@@ -43,10 +43,22 @@ def test_the_team_key_overrides_the_sites(providers, settings, mixture):
     from accounts.services import provider_key_set
 
     provider_key_set(team=team, provider="camb", key=SANDBOX_KEY, user=owner)
-    ours = drain(job_create(project=make_project(owner, mixture), user=owner, provider_key="camb",
-                            stem_set=StemSet.FOREGROUND_BACKGROUND))
-    theirs = drain(job_create(project=make_project(other, mixture), user=other, provider_key="camb",
-                              stem_set=StemSet.FOREGROUND_BACKGROUND))
+    ours = drain(
+        job_create(
+            project=make_project(owner, mixture),
+            user=owner,
+            provider_key="camb",
+            stem_set=StemSet.FOREGROUND_BACKGROUND,
+        )
+    )
+    theirs = drain(
+        job_create(
+            project=make_project(other, mixture),
+            user=other,
+            provider_key="camb",
+            stem_set=StemSet.FOREGROUND_BACKGROUND,
+        )
+    )
     assert ours.status == SeparationJob.Status.SUCCEEDED, ours.error
     assert theirs.status == SeparationJob.Status.FAILED and "refused the API key" in theirs.error
     assert not JobEvent.objects.filter(excerpt__contains=SANDBOX_KEY).exists()
@@ -54,12 +66,22 @@ def test_the_team_key_overrides_the_sites(providers, settings, mixture):
 
 @pytest.mark.django_db
 def test_a_team_key_alone_makes_a_provider_available_to_that_team_only(client, settings):
-    settings.STEMWEB_PROVIDERS = {**settings.STEMWEB_PROVIDERS,
-                                  "camb": {"api_key": "", "enabled": True, "base_url": "http://x", "poll_s": 5, "deadline_s": 60}}
+    settings.STEMWEB_PROVIDERS = {
+        **settings.STEMWEB_PROVIDERS,
+        "camb": {
+            "api_key": "",
+            "enabled": True,
+            "base_url": "http://x",
+            "poll_s": 5,
+            "deadline_s": 60,
+        },
+    }
     owner, stranger = make_user("own@example.com"), make_user("str@example.com")
     from accounts.services import provider_key_set
 
-    provider_key_set(team=Membership.objects.get(user=owner).team, provider="camb", key=SECRET, user=owner)
+    provider_key_set(
+        team=Membership.objects.get(user=owner).team, provider="camb", key=SECRET, user=owner
+    )
     client.force_login(owner)
     assert 'value="camb"' in client.get(reverse("upload")).content.decode()
     client.force_login(stranger)

@@ -191,3 +191,18 @@ def test_an_invitation_mail_carries_a_working_link(
     assert "Join Band" in client.get(path).content.decode()
     assert client.post(path).status_code == 302
     assert Membership.objects.get(team=team, user=guest).role == Role.VIEWER
+
+
+def test_the_usage_page_counts_this_months_jobs_in_their_units(logged_in, user, mixture):
+    from jobs.models import SeparationJob
+    from tests.factories import make_job
+
+    make_job(user, mixture, name="Counted")  # 20 s x 2 stems = 40 stem-seconds, queued
+    make_job(user, mixture, name="Failed").mark_failed("no")  # not counted
+    team = Membership.objects.get(user=user).team
+    team.quota_stem_seconds = 600
+    team.save()
+    assert SeparationJob.objects.get(project__name="Counted").cost == pytest.approx(40.0)
+    page = logged_in.get(reverse("team_usage")).content.decode()
+    assert "<td>Stem-seconds</td><td>40</td><td>600</td>" in page
+    assert "<td>Local engine</td><td>2</td><td>40 stem-seconds</td>" in page
