@@ -43,7 +43,9 @@ class WebhookForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField()
+    email = forms.EmailField(
+        widget=forms.EmailInput(attrs={"placeholder": "name@example.com", "aria-label": "Email"})
+    )
     role = forms.ChoiceField(
         choices=[(r.value, r.label) for r in Role if r != Role.OWNER], initial=Role.MEMBER
     )
