@@ -10,6 +10,7 @@ Files go to a fresh temporary directory, never to the developer's var/.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import shutil
 import tempfile
@@ -37,13 +38,16 @@ def _postgres_answers(url: str) -> bool:
         return False
 
 
+# Per checkout, so two checkouts testing at once on one machine do not share a database.
+_CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+
 if not os.environ.get("DATABASE_URL"):
-    pg = "postgresql://postgres@127.0.0.1:5432/stemweb"
+    pg = f"postgresql://postgres@127.0.0.1:5432/stemweb_{_CHECKOUT}"
     if _postgres_answers("postgresql://postgres@127.0.0.1:5432/postgres"):
         os.environ["DATABASE_URL"] = pg
 
 if not os.environ.get("REDIS_URL"):
-    local = "redis://127.0.0.1:6379/15"
+    local = f"redis://127.0.0.1:6379/{8 + int(_CHECKOUT, 16) % 8}"  # databases 8-15
     if embedded_redis.answers(local):
         os.environ["REDIS_URL"] = local
     else:
