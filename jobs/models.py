@@ -215,6 +215,9 @@ class SeparationJob(models.Model):
     # local engine, CAMB.AI and FineVoice; credits for Suno-style (10 or 50 per job).
     cost = models.FloatField(default=0.0)
     cost_unit = models.CharField(max_length=16, default="stem_seconds")
+    # 10*log10(E[(mixture - sum of stems)^2] / E[mixture^2]) in dB: very negative when the stems
+    # add back up to the mixture; None when it could not be measured.
+    residual_db = models.FloatField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="jobs"
     )
@@ -323,6 +326,10 @@ class Stem(models.Model):
     sample_rate = models.PositiveIntegerField()
     channels = models.PositiveSmallIntegerField()
     size_bytes = models.PositiveBigIntegerField()
+    lufs = models.FloatField(null=True, blank=True)  # integrated loudness, ITU-R BS.1770
+    peak_dbfs = models.FloatField(null=True, blank=True)
+    is_silent = models.BooleanField(default=False)
+    peaks_file = models.FileField(upload_to=stem_upload_to, max_length=255, blank=True)
 
     class Meta:
         ordering = ["job", "id"]
@@ -360,3 +367,64 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} #{self.attempt}: {self.outcome}"
+
+
+class Rendition(models.Model):
+    """A stem or a custom mix converted to a download format, made once by a worker."""
+
+    class Format(models.TextChoices):
+        WAV = "wav", "WAV (PCM 24-bit)"
+        FLAC = "flac", "FLAC"
+        MP3 = "mp3", "MP3 (320 kbit/s)"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Preparing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    stem = models.ForeignKey(Stem, models.CASCADE, related_name="renditions")
+    format = models.CharField(max_length=8, choices=Format.choices)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    file = models.FileField(upload_to=stem_upload_to, max_length=255, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stem", "format"], name="one_rendition_per_format")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stem} as {self.format}"
+
+
+def mix_upload_to(mix: CustomMix, filename: str) -> str:
+    job = mix.job
+    return f"teams/{job.project.team.public_id}/jobs/{job.pk}/mixes/{mix.public_id}/{filename}"
+
+
+class CustomMix(models.Model):
+    """Chosen stems at chosen gains, rendered by a worker into one file (e.g. a karaoke track)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    job = models.ForeignKey(SeparationJob, models.CASCADE, related_name="mixes")
+    name = models.CharField(max_length=100)
+    gains_db = models.JSONField()  # {"vocals": -6.0, "drums": 0.0}; stems left out are silent
+    format = models.CharField(max_length=8, choices=Rendition.Format.choices)
+    state = models.CharField(
+        max_length=8, choices=Rendition.State.choices, default=Rendition.State.PENDING
+    )
+    file = models.FileField(upload_to=mix_upload_to, max_length=255, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.name

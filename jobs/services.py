@@ -7,6 +7,7 @@ only points at files that exist.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 import django_rq
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Sum
@@ -27,6 +29,7 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 
 from accounts.models import Team, User
+from jobs.analysis import StemAnalysis, analyze_stem, residual_db
 from jobs.audio import AudioError, AudioInfo, probe
 from jobs.models import Folder, Project, SeparationJob, Stem, StemSet
 from jobs.providers import get_provider
@@ -436,7 +439,8 @@ def _collect(job: SeparationJob, provider: Provider, ctx: RunContext) -> None:
     origin = None
     if result.origin and not job.project.source:
         origin = _download(job, provider, result.origin, ctx.workdir / "origin")
-    _store_stems(job, files, origin)
+    mixture = origin or (ctx.source_path() if job.project.source else None)
+    _store_stems(job, files, origin, mixture=mixture)
 
 
 def _download(job: SeparationJob, provider: Provider, url: str, target: Path) -> Path:
@@ -467,10 +471,34 @@ class StemFile:
     path: Path
 
 
-def _store_stems(job: SeparationJob, files: list[StemFile], origin: Path | None = None) -> None:
-    """Decode-check each stem, copy it into storage, and mark the job succeeded, all or none.
+def _measure(
+    checked: list[tuple[StemFile, AudioInfo]], mixture: Path | None
+) -> tuple[dict[str, StemAnalysis], float | None]:
+    """Loudness, peaks and the residual; a measurement that fails never fails the job."""
+    analyses: dict[str, StemAnalysis] = {}
+    residual = None
+    try:
+        for stem_file, info in checked:
+            analyses[stem_file.name] = analyze_stem(stem_file.path, info)
+        if mixture is not None:
+            residual = residual_db(mixture, probe(mixture), [f.path for f, _ in checked])
+    except Exception:
+        log.warning("measuring stems failed", exc_info=True)
+    return analyses, residual
 
-    ``origin``, when given, becomes the project's source (a platform track had none).
+
+def _store_stems(
+    job: SeparationJob,
+    files: list[StemFile],
+    origin: Path | None = None,
+    *,
+    mixture: Path | None = None,
+) -> None:
+    """Decode-check each stem, measure it, copy it into storage, and mark the job succeeded,
+    all or none.
+
+    ``origin``, when given, becomes the project's source (a platform track had none);
+    ``mixture`` is what the residual is measured against.
     """
     checked: list[tuple[StemFile, AudioInfo]] = []
     for stem_file in files:
@@ -480,12 +508,14 @@ def _store_stems(job: SeparationJob, files: list[StemFile], origin: Path | None 
             raise ProviderError(
                 f"The {stem_file.name} stem is not valid audio: {exc}", permanent=True
             ) from None
+    analyses, residual = _measure(checked, mixture)
     saved: list[str] = []
     try:
         with transaction.atomic():
             if origin is not None:
                 saved.append(_attach_origin(job.project, origin))
             for stem_file, info in checked:
+                analysis = analyses.get(stem_file.name)
                 stem = Stem(
                     job=job,
                     name=stem_file.name,
@@ -494,13 +524,29 @@ def _store_stems(job: SeparationJob, files: list[StemFile], origin: Path | None 
                     sample_rate=info.sample_rate,
                     channels=info.channels,
                     size_bytes=stem_file.path.stat().st_size,
+                    lufs=analysis.lufs if analysis else None,
+                    peak_dbfs=analysis.peak_dbfs if analysis else None,
+                    is_silent=analysis.is_silent if analysis else False,
                 )
                 with open(stem_file.path, "rb") as fh:
                     stem.file.save(f"{stem_file.name}.{info.extension}", File(fh), save=False)
                 saved.append(stem.file.name)
+                if analysis is not None:
+                    peaks = json.dumps(
+                        {
+                            "buckets": len(analysis.peaks),
+                            "duration_s": info.duration_s,
+                            "peaks": analysis.peaks,
+                        },
+                        separators=(",", ":"),
+                    )
+                    stem.peaks_file.save(
+                        f"{stem_file.name}.peaks.json", ContentFile(peaks), save=False
+                    )
+                    saved.append(stem.peaks_file.name)
                 stem.save()
             finished = SeparationJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
-                status=Status.SUCCEEDED, progress=1.0, finished=timezone.now()
+                status=Status.SUCCEEDED, progress=1.0, finished=timezone.now(), residual_db=residual
             )
             if not finished:
                 raise JobCanceled(str(job.pk))

@@ -18,3 +18,17 @@ def check_job(job_id: str) -> None:
 def deliver_webhook(delivery_id: int) -> None:
     """One attempt to POST an ended job to its team's webhook (see ``webhooks``)."""
     webhooks.webhook_deliver(delivery_id=delivery_id)
+
+
+def render_stem(rendition_id: int) -> None:
+    """Convert a stem to a download format (see ``renditions``)."""
+    from jobs.renditions import render_rendition
+
+    render_rendition(rendition_id=rendition_id)
+
+
+def render_mix(mix_id: int) -> None:
+    """Render a custom mix (see ``renditions``)."""
+    from jobs.renditions import render_custom_mix
+
+    render_custom_mix(mix_id=mix_id)

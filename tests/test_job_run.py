@@ -42,7 +42,12 @@ def test_it_separates_into_stems_that_sum_to_the_mixture(user, mixture, _media_r
         "source.flac",
         "foreground.flac",
         "background.flac",
+        "foreground.peaks.json",
+        "background.peaks.json",
     }
+    assert job.residual_db < -100  # the stems add back up to the mixture
+    for stem in stems.values():
+        assert -40 < stem.lufs < -10 and stem.peak_dbfs < 0 and not stem.is_silent
 
 
 def test_vocals_instrumental_names_the_stems_so(user, mixture):

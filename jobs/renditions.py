@@ -1,0 +1,156 @@
+"""Download formats and custom mixes, rendered once by a worker and kept in storage.
+
+Formats: WAV (PCM 24-bit), FLAC (24-bit), MP3 (320 kbit/s CBR, LAME via libsndfile); always at
+the stem's own sample rate and channel count.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import django_rq
+import numpy as np
+import soundfile as sf
+from django.core.files import File
+from django.db import transaction
+
+from jobs.audio import probe, read_blocks
+from jobs.models import CustomMix, Rendition, SeparationJob, Stem
+
+FORMATS = {
+    "wav": {"format": "WAV", "subtype": "PCM_24"},
+    "flac": {"format": "FLAC", "subtype": "PCM_24"},
+    "mp3": {
+        "format": "MP3",
+        "subtype": "MPEG_LAYER_III",
+        "compression_level": 0.0,
+        "bitrate_mode": "CONSTANT",
+    },
+}
+_PCM24_MAX = 1.0 - 2.0**-23
+State = Rendition.State
+
+
+def _writer(path: Path, fmt: str, sample_rate: int, channels: int) -> sf.SoundFile:
+    return sf.SoundFile(str(path), "w", sample_rate, channels, **FORMATS[fmt])
+
+
+def _local_copy(field, directory: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
+    target = directory / name
+    with field.open("rb") as src, open(target, "wb") as dst:
+        for chunk in iter(lambda: src.read(1024 * 1024), b""):
+            dst.write(chunk)
+    return target
+
+
+def rendition_request(*, stem: Stem, fmt: str) -> Rendition:
+    """The stem's rendition in ``fmt``, queued for a worker when it does not exist yet (or
+    failed before)."""
+    rendition, created = Rendition.objects.get_or_create(stem=stem, format=fmt)
+    if created or rendition.state == State.FAILED:
+        Rendition.objects.filter(pk=rendition.pk).update(state=State.PENDING, error="")
+        rendition.state = State.PENDING
+        from jobs.tasks import render_stem
+
+        transaction.on_commit(
+            lambda: django_rq.get_queue("local").enqueue(render_stem, rendition.pk)
+        )
+    return rendition
+
+
+def render_rendition(*, rendition_id: int) -> None:
+    rendition = Rendition.objects.select_related("stem__job__project__team").get(pk=rendition_id)
+    if rendition.state == State.READY:
+        return
+    stem = rendition.stem
+    try:
+        with tempfile.TemporaryDirectory(prefix="stemweb-render-") as tmp:
+            source = _local_copy(stem.file, Path(tmp), f"in.{stem.format}")
+            info = probe(source)
+            out = Path(tmp) / f"{stem.name}.{rendition.format}"
+            with _writer(out, rendition.format, info.sample_rate, info.channels) as writer:
+                for block in read_blocks(source, info):
+                    writer.write(np.clip(block, -1.0, _PCM24_MAX))
+            with open(out, "rb") as fh:
+                rendition.file.save(
+                    f"renditions/{stem.name}.{rendition.format}", File(fh), save=False
+                )
+            rendition.size_bytes = out.stat().st_size
+            rendition.state = State.READY
+            rendition.save()
+    except Exception as exc:
+        Rendition.objects.filter(pk=rendition.pk).update(
+            state=State.FAILED, error=f"{type(exc).__name__}: {exc}"
+        )
+        raise
+
+
+def mix_create(
+    *, job: SeparationJob, name: str, gains_db: dict[str, float], fmt: str, user
+) -> CustomMix:  # type: ignore[no-untyped-def]
+    """Queue a custom mix of the job's stems; stems missing from ``gains_db`` are left out."""
+    known = set(job.stems.values_list("name", flat=True))
+    gains = {
+        stem: float(gain)
+        for stem, gain in gains_db.items()
+        if stem in known and math.isfinite(float(gain))
+    }
+    if not gains:
+        raise ValueError("Pick at least one stem for the mix.")
+    mix = CustomMix.objects.create(
+        job=job, name=name[:100] or "Custom mix", gains_db=gains, format=fmt, created_by=user
+    )
+    from jobs.tasks import render_mix
+
+    transaction.on_commit(lambda: django_rq.get_queue("local").enqueue(render_mix, mix.pk))
+    return mix
+
+
+def render_custom_mix(*, mix_id: int) -> None:
+    """Sum the chosen stems at their gains (dB) block by block, clip to full scale, encode."""
+    mix = CustomMix.objects.select_related("job__project__team").get(pk=mix_id)
+    if mix.state == State.READY:
+        return
+    stems = {s.name: s for s in mix.job.stems.all() if s.name in mix.gains_db}
+    try:
+        with tempfile.TemporaryDirectory(prefix="stemweb-mix-") as tmp:
+            paths = {
+                name: _local_copy(s.file, Path(tmp), f"{name}.{s.format}")
+                for name, s in stems.items()
+            }
+            readers = {name: sf.SoundFile(str(p)) for name, p in paths.items()}
+            first = next(iter(readers.values()))
+            out = Path(tmp) / f"mix.{mix.format}"
+            try:
+                with _writer(out, mix.format, first.samplerate, first.channels) as writer:
+                    while True:
+                        total = None
+                        for name, reader in readers.items():
+                            block = reader.read(65536, dtype="float32", always_2d=True)
+                            if len(block) == 0:
+                                continue
+                            block = block * np.float32(10 ** (mix.gains_db[name] / 20))
+                            if total is None:
+                                total = block
+                            else:
+                                n = max(len(total), len(block))
+                                total = np.pad(total, ((0, n - len(total)), (0, 0)))
+                                total[: len(block)] += block
+                        if total is None:
+                            break
+                        writer.write(np.clip(total, -1.0, _PCM24_MAX))
+            finally:
+                for reader in readers.values():
+                    reader.close()
+            with open(out, "rb") as fh:
+                mix.file.save(f"{mix.name}.{mix.format}", File(fh), save=False)
+            mix.size_bytes = out.stat().st_size
+            mix.state = State.READY
+            mix.save()
+    except Exception as exc:
+        CustomMix.objects.filter(pk=mix.pk).update(
+            state=State.FAILED, error=f"{type(exc).__name__}: {exc}"
+        )
+        raise
