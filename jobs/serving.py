@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 CONTENT_TYPES = {
@@ -89,3 +91,26 @@ def serve_audio(
     response["Content-Disposition"] = content_disposition_header(as_attachment, filename)
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def serve_stored(
+    request: HttpRequest, field: FieldFile, *, filename: str, as_attachment: bool
+) -> HttpResponse:
+    """Serve a stored file to someone already allowed to have it.
+
+    With S3 storage: a redirect to a short-lived presigned URL that carries the
+    Content-Disposition (S3 answers Range requests itself). With local storage: ``serve_audio``.
+    """
+    if settings.S3_BUCKET:
+        url = default_storage.url(
+            field.name,
+            parameters={
+                "ResponseContentDisposition": content_disposition_header(as_attachment, filename),
+                "ResponseContentType": CONTENT_TYPES.get(
+                    field.name.rsplit(".", 1)[-1].lower(), "application/octet-stream"
+                ),
+            },
+            expire=300,
+        )
+        return HttpResponseRedirect(url)
+    return serve_audio(request, field, filename=filename, as_attachment=as_attachment)

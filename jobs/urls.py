@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs.views import folders, hooks, jobs, projects
+from jobs.views import downloads, folders, hooks, jobs, projects
 
 urlpatterns = [
     path("", folders.dashboard, name="dashboard"),
@@ -16,6 +16,11 @@ urlpatterns = [
     path("projects/<uuid:project_id>/source/", projects.project_source, name="project_source"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="job_detail"),
     path("stems/<uuid:stem_id>/", jobs.stem_file, name="stem_file"),
+    path("stems/<uuid:stem_id>/download/<str:fmt>/", downloads.stem_download, name="stem_download"),
+    path("stems/<uuid:stem_id>/peaks/", downloads.stem_peaks, name="stem_peaks"),
+    path("jobs/<uuid:job_id>/zip/<str:fmt>/", downloads.job_zip, name="job_zip"),
+    path("jobs/<uuid:job_id>/mixes/", downloads.mix_new, name="mix_new"),
+    path("mixes/<uuid:mix_id>/", downloads.mix_download, name="mix_download"),
     path("hooks/suno/<uuid:job_id>/<str:token>/", hooks.suno_callback, name="suno_callback"),
     path("signed/source/<str:token>/", hooks.signed_source, name="signed_source"),
     path("signed/stem/<str:token>/", hooks.signed_stem, name="signed_stem"),

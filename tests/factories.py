@@ -28,3 +28,30 @@ def make_job(
     return job_create(
         project=make_project(user, source, name), user=user, provider_key="local", stem_set=stem_set
     )
+
+
+def make_finished_job(
+    user: User,
+    source: Path,
+    stem_set: str,
+    workdir: Path,
+    name: str = "Song",
+    provider: str = "finevoice",
+    project=None,  # type: ignore[no-untyped-def]
+) -> SeparationJob:
+    """A succeeded job whose stems are real audio summing to ``source``, stored and measured the
+    way a provider's are (the sandbox's splitter makes them)."""
+    from jobs.sandbox.stems import split
+    from jobs.services import StemFile, _store_stems
+
+    job = SeparationJob.objects.create(
+        project=project or make_project(user, source, name),
+        provider=provider,
+        stem_set=stem_set,
+        status=SeparationJob.Status.RUNNING,
+        created_by=user,
+    )
+    names = StemSet(stem_set).stem_names
+    paths = split(source, names, workdir)
+    _store_stems(job, [StemFile(n, paths[n]) for n in names], mixture=source)
+    return SeparationJob.objects.get(pk=job.pk)

@@ -50,3 +50,11 @@ def provider_label(key: str | None) -> str:
     if not key:
         return ""
     return PROVIDERS[key].label if key in PROVIDERS else key
+
+
+@register.filter
+def json_script_safe(value: object) -> str:
+    """``value`` as JSON for an HTML attribute (autoescaping quotes it)."""
+    import json
+
+    return json.dumps(value, separators=(",", ":"))

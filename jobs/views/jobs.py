@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.vary import vary_on_headers
 
-from jobs.models import SeparationJob, Stem
-from jobs.serving import serve_audio
+from jobs.models import Rendition, SeparationJob, Stem
+from jobs.serving import serve_stored
 
 
 @login_required
@@ -18,7 +19,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_object_or_404(
         SeparationJob.objects.for_user(request.user).select_related("project"), pk=job_id
     )
-    context = {"job": job, "project": job.project}
+    context = {"job": job, "project": job.project, **_mixer_context(job)}
+    if request.GET.get("part") == "mixes":
+        return render(request, "jobs/job_detail.html#job-mixes", context)
     if request.htmx:
         return render(request, "jobs/job_detail.html#job-status", context)
     if request.user.is_staff:
@@ -37,6 +40,39 @@ def stem_file(request: HttpRequest, stem_id: str) -> HttpResponse:
     )
     project_slug = slugify(stem.job.project.name) or "project"
     filename = f"{project_slug}-{stem.name}.{stem.format}"
-    return serve_audio(
+    return serve_stored(
         request, stem.file, filename=filename, as_attachment="download" in request.GET
     )
+
+
+def _mixer_context(job: SeparationJob) -> dict[str, object]:
+    """Stems, custom mixes, and other finished jobs of the project to compare with (A/B)."""
+    if job.status != SeparationJob.Status.SUCCEEDED:
+        return {}
+    stems = list(job.stems.all())
+    names = {s.name for s in stems}
+    compare = []
+    others = (
+        SeparationJob.objects.filter(project=job.project, status=SeparationJob.Status.SUCCEEDED)
+        .exclude(pk=job.pk)
+        .prefetch_related("stems")
+    )
+    for other in others:
+        shared = {
+            s.name: reverse("stem_file", args=[s.public_id])
+            for s in other.stems.all()
+            if s.name in names
+        }
+        if shared:
+            when = f"{other.created:%Y-%m-%d %H:%M}"
+            label = f"{other.provider_label}, {other.get_stem_set_display()}, {when}"
+            compare.append({"id": str(other.pk), "label": label, "stems": shared})
+    mixes = list(job.mixes.all())
+    return {
+        "stems": stems,
+        "compare": compare,
+        "mixes": mixes,
+        "mixes_pending": any(m.state == "pending" for m in mixes),
+        "formats": Rendition.Format.choices,
+        "duration_s": max((s.duration_s for s in stems), default=0),
+    }

@@ -15,7 +15,7 @@ from accounts.services import team_current
 from jobs.forms import UploadForm
 from jobs.models import Project
 from jobs.services import JobRequestError, project_from_platform, project_upload
-from jobs.serving import serve_audio
+from jobs.serving import serve_stored
 
 
 @login_required
@@ -66,6 +66,6 @@ def project_source(request: HttpRequest, project_id: str) -> HttpResponse:
         raise Http404("this platform track has no stored source yet")
     extension = project.source.name.rsplit(".", 1)[-1]
     filename = f"{slugify(project.name) or 'project'}-mixture.{extension}"
-    return serve_audio(
+    return serve_stored(
         request, project.source, filename=filename, as_attachment="download" in request.GET
     )
