@@ -43,9 +43,10 @@ def test_the_mixer_plays_mutes_solos_seeks_and_zips(page, live_server, mixture, 
     )
 
     page.click(".mixer [data-action=play]")
-    page.wait_for_function(
-        "[...document.querySelectorAll('.mixer audio')].every(a => !a.paused && a.currentTime > 0.5)"
+    playing = (
+        "[...document.querySelectorAll('.mixer audio')].every(a => !a.paused && a.currentTime > .5)"
     )
+    page.wait_for_function(playing)
     state = audio.evaluate_all(AUDIO_STATE)
     times = [s["t"] for s in state]
     assert max(times) - min(times) < 0.25  # in sync
@@ -71,7 +72,7 @@ def test_the_mixer_plays_mutes_solos_seeks_and_zips(page, live_server, mixture, 
 
     with page.expect_download() as info:
         page.click(".all-downloads a[data-format=flac]")
-    archive = zipfile.ZipFile(io.BytesIO(open(info.value.path(), "rb").read()))
+    archive = zipfile.ZipFile(info.value.path())
     manifest = json.loads(archive.read("six/manifest.json"))
     assert manifest["project"] == "Six" and manifest["provider"] == "finevoice"
     assert manifest["source"]["sha256"] == job.project.sha256
