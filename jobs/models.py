@@ -369,8 +369,12 @@ class WebhookDelivery(models.Model):
         return f"{self.url} #{self.attempt}: {self.outcome}"
 
 
+def rendition_upload_to(rendition: Rendition, filename: str) -> str:
+    return stem_upload_to(rendition.stem, filename)
+
+
 class Rendition(models.Model):
-    """A stem or a custom mix converted to a download format, made once by a worker."""
+    """A stem converted to a download format, made once by a worker."""
 
     class Format(models.TextChoices):
         WAV = "wav", "WAV (PCM 24-bit)"
@@ -385,7 +389,7 @@ class Rendition(models.Model):
     stem = models.ForeignKey(Stem, models.CASCADE, related_name="renditions")
     format = models.CharField(max_length=8, choices=Format.choices)
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
-    file = models.FileField(upload_to=stem_upload_to, max_length=255, blank=True)
+    file = models.FileField(upload_to=rendition_upload_to, max_length=255, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)

@@ -45,11 +45,11 @@ def _local_copy(field, directory: Path, name: str) -> Path:  # type: ignore[no-u
     return target
 
 
-def rendition_request(*, stem: Stem, fmt: str) -> Rendition:
-    """The stem's rendition in ``fmt``, queued for a worker when it does not exist yet (or
-    failed before)."""
+def rendition_request(*, stem: Stem, fmt: str, retry_failed: bool = False) -> Rendition:
+    """The stem's rendition in ``fmt``, queued for a worker when it does not exist yet, or when
+    it failed and ``retry_failed`` (a person asked again; polls never retry)."""
     rendition, created = Rendition.objects.get_or_create(stem=stem, format=fmt)
-    if created or rendition.state == State.FAILED:
+    if created or (retry_failed and rendition.state == State.FAILED):
         Rendition.objects.filter(pk=rendition.pk).update(state=State.PENDING, error="")
         rendition.state = State.PENDING
         from jobs.tasks import render_stem

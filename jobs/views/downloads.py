@@ -48,10 +48,14 @@ def _slug(job: SeparationJob) -> str:
     return slugify(job.project.name) or "project"
 
 
-def _renditions(stems: list[Stem], fmt: str) -> dict[int, Rendition | None]:
+def _renditions(stems: list[Stem], fmt: str, retry_failed: bool) -> dict[int, Rendition | None]:
     """For each stem, its file in ``fmt``: None when the stored file already is that format."""
-    wanted = {s.pk: None if s.format == fmt else rendition_request(stem=s, fmt=fmt) for s in stems}
-    return wanted
+    return {
+        s.pk: None
+        if s.format == fmt
+        else rendition_request(stem=s, fmt=fmt, retry_failed=retry_failed)
+        for s in stems
+    }
 
 
 def _waiting(
@@ -79,7 +83,7 @@ def stem_download(request: HttpRequest, stem_id: str, fmt: str) -> HttpResponse:
     filename = f"{_slug(stem.job)}-{stem.name}.{fmt}"
     if stem.format == fmt:
         return serve_stored(request, stem.file, filename=filename, as_attachment=True)
-    rendition = rendition_request(stem=stem, fmt=fmt)
+    rendition = rendition_request(stem=stem, fmt=fmt, retry_failed=not request.htmx)
     if rendition.state == Rendition.State.READY and not request.htmx:
         return serve_stored(request, rendition.file, filename=filename, as_attachment=True)
     failed = [rendition.error] if rendition.state == Rendition.State.FAILED else []
@@ -135,7 +139,7 @@ def job_zip(request: HttpRequest, job_id: str, fmt: str) -> HttpResponse:
     if fmt not in FORMATS or job.status != SeparationJob.Status.SUCCEEDED:
         raise Http404("no such download")
     stems = list(job.stems.all())
-    files = _renditions(stems, fmt)
+    files = _renditions(stems, fmt, retry_failed=not request.htmx)
     failed = [r.error for r in files.values() if r and r.state == Rendition.State.FAILED]
     pending = sum(1 for r in files.values() if r and r.state == Rendition.State.PENDING)
     if pending or failed or request.htmx:
