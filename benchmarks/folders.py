@@ -17,26 +17,12 @@ Run: .venv/bin/python benchmarks/folders.py [--projects N] [--folders N] [--repe
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stemweb.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-" + "x" * 40)
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
-from django.urls import reverse  # noqa: E402
+from common import throwaway_database
+from django.test import Client
+from django.urls import reverse
 
 
 def fill(projects: int, folders: int):  # type: ignore[no-untyped-def]
@@ -99,19 +85,11 @@ def main() -> None:
     parser.add_argument("--folders", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
-    setup_test_environment()
-    settings.DEBUG = False
-    # Static files from the finders, as in tests: no collectstatic manifest needed.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database() as vendor:
         started = time.perf_counter()
         user, folder = fill(args.projects, args.folders)
         print(
-            f"database: {connection.vendor}; filled {args.projects} projects in "
+            f"database: {vendor}; filled {args.projects} projects in "
             f"{args.folders} folders in {time.perf_counter() - started:.1f} s\n"
         )
         client = Client()
@@ -129,8 +107,6 @@ def main() -> None:
             median = statistics.median(times)
             verdict = "ok" if median < 100 else "MISSED"
             print(f"| {name} | {median:.1f} | {p95:.1f} | < 100 ms median: {verdict} |")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
