@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Invitation, Membership, ProviderKey, Team, User
 from accounts.services import provider_key_set
 from jobs import signing
-from jobs.models import Folder, JobEvent, Project, SeparationJob, Stem
+from jobs.models import CustomMix, Folder, JobEvent, Project, SeparationJob, Stem
 from jobs.tasks import run_job
 from tests.conftest import make_user
 from tests.factories import make_job
@@ -52,6 +52,14 @@ def victim(mixture):
         expires=timezone.now() + timedelta(days=1),
     )
     provider_key_set(team=team, provider="camb", key="victims-camb-key", user=owner)
+    mix = CustomMix.objects.create(
+        job=job,
+        name="Karaoke",
+        gains_db={"background": 0.0},
+        format="wav",
+        state="ready",
+        file="x.wav",
+    )
     return {
         "job_id": job.pk,
         "project_id": job.project.public_id,
@@ -61,6 +69,8 @@ def victim(mixture):
         "membership_id": Membership.objects.get(user=owner).public_id,
         "invitation_id": invitation.public_id,
         "provider": "camb",
+        "fmt": "mp3",
+        "mix_id": mix.public_id,
     }
 
 

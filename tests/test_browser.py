@@ -41,16 +41,14 @@ def test_sign_up_upload_watch_listen_and_download(
     page.wait_for_selector("#job-status[data-status=succeeded]", timeout=15_000)
     assert page.evaluate("window.__notReloaded") is True  # htmx swapped the fragment in place
     assert page.locator("#job-status").get_attribute("hx-trigger") is None
-    assert page.locator("tr.stem").evaluate_all("rows => rows.map(r => r.dataset.stem)") == [
-        "vocals",
-        "instrumental",
-    ]
+    stems = page.locator(".mixer .track:not(.mixture)")
+    assert stems.evaluate_all("rows => rows.map(r => r.dataset.stem)") == ["vocals", "instrumental"]
     page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
     durations = page.locator("audio").evaluate_all("els => els.map(a => a.duration)")
     assert len(durations) == 3 and all(abs(d - 20.0) < 0.05 for d in durations)
 
     with page.expect_download() as download_info:
-        page.locator("tr.stem[data-stem=vocals] a.download").click()
+        page.locator(".track[data-stem=vocals] a.download[data-format=flac]").click()
     download = download_info.value
     assert download.suggested_filename == "caves-sung-vocals.flac"
     saved = tmp_path / download.suggested_filename
