@@ -695,9 +695,17 @@ def _delete_files_on_commit(names: list[str]) -> None:
 
 
 def _stored_files(projects) -> list[str]:  # type: ignore[no-untyped-def]
-    sources = [n for n in projects.values_list("source", flat=True) if n]
-    stems = list(Stem.objects.filter(job__project__in=projects).values_list("file", flat=True))
-    return sources + stems
+    """Every file in storage that belongs to ``projects``: sources, stems, waveform peaks,
+    format renditions and custom mixes."""
+    from jobs.models import CustomMix, Rendition
+
+    names = list(projects.values_list("source", flat=True))
+    stems = Stem.objects.filter(job__project__in=projects)
+    for file, peaks in stems.values_list("file", "peaks_file"):
+        names += [file, peaks]
+    names += Rendition.objects.filter(stem__in=stems).values_list("file", flat=True)
+    names += CustomMix.objects.filter(job__project__in=projects).values_list("file", flat=True)
+    return [name for name in names if name]
 
 
 @transaction.atomic

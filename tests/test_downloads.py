@@ -190,3 +190,21 @@ def test_a_failed_conversion_is_shown_to_polls_and_retried_only_when_asked(clien
     client.get(url)  # a person follows the link again
     assert Rendition.objects.get(stem=stem).state == "pending"
     assert django_rq.get_queue("local").count == 1
+
+
+def test_deleting_a_project_removes_every_file_it_made(client, user, job, _media_root):
+    from jobs.models import Project
+    from tests.conftest import stored_files
+
+    client.force_login(user)
+    stem = job.stems.get(name="vocals")
+    client.get(reverse("stem_download", args=[stem.public_id, "mp3"]))
+    client.post(
+        reverse("mix_new", args=[job.pk]), {"use_vocals": "1", "format": "wav", "name": "Mix"}
+    )
+    work_due()
+    names = {p.name for p in stored_files(_media_root)}
+    assert {"vocals.mp3", "Mix.wav", "vocals.peaks.json", "source.flac"} <= names
+    client.post(reverse("projects_bulk"), {"action": "delete", "projects": [job.project.public_id]})
+    assert not Project.objects.exists()
+    assert stored_files(_media_root) == []
