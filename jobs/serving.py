@@ -26,6 +26,9 @@ CONTENT_TYPES = {
     "aac": "audio/aac",
 }
 CHUNK = 256 * 1024
+# Players ask for "bytes=N-" and would hold a server thread for the whole rest of the file;
+# answering at most this much (a valid 206) lets the browser fetch the next part when it needs it.
+PLAYER_RANGE_CAP = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -68,7 +71,11 @@ def serve_audio(
     request: HttpRequest, field: FieldFile, *, filename: str, as_attachment: bool
 ) -> HttpResponse:
     """Stream ``field`` with Range support, a Content-Type from its extension and a
-    Content-Disposition naming ``filename``."""
+    Content-Disposition naming ``filename``.
+
+    For players (inline), an open-ended range gets at most ``PLAYER_RANGE_CAP`` bytes, so a page
+    with a dozen stems never ties up a dozen server threads streaming whole files.
+    """
     size = field.size
     extension = field.name.rsplit(".", 1)[-1].lower()
     wanted = parse_range(request.headers.get("Range", ""), size)
@@ -78,6 +85,12 @@ def serve_audio(
         response["Accept-Ranges"] = "bytes"
         return response
     start, end = wanted if wanted else (0, size - 1)
+    open_ended = (
+        bool(wanted)
+        and _RANGE.match(request.headers.get("Range", "").replace(" ", "")).group(2) == ""
+    )
+    if open_ended and not as_attachment:
+        end = min(end, start + PLAYER_RANGE_CAP - 1)
     length = end - start + 1 if size else 0
     response = StreamingHttpResponse(
         _read(field, start, length),
