@@ -26,6 +26,31 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_personal", "created"]
+    list_display = [
+        "name",
+        "is_personal",
+        "requires_review",
+        "quota_stem_seconds",
+        "quota_credits",
+        "created",
+    ]
+    list_filter = ["requires_review", "is_personal"]
     search_fields = ["name", "memberships__user__email"]
+    # Secrets (the webhook secret, provider keys) never show in the admin.
+    fields = [
+        "name",
+        "is_personal",
+        "requires_review",
+        "quota_stem_seconds",
+        "quota_credits",
+        "webhook_url",
+    ]
     inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "team", "role", "created"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "team__name"]
+    list_select_related = ["user", "team"]

@@ -69,6 +69,8 @@ class Team(models.Model):
     # Monthly quotas in each provider's unit; None means unlimited.
     quota_stem_seconds = models.FloatField(null=True, blank=True)  # local, CAMB.AI, FineVoice
     quota_credits = models.FloatField(null=True, blank=True)  # Suno-style
+    # Staff approve each succeeded job before its stems can be downloaded or sent to the webhook.
+    requires_review = models.BooleanField(default=False)
 
     objects = TeamQuerySet.as_manager()
 

@@ -192,6 +192,11 @@ class SeparationJob(models.Model):
         TIMED_OUT = "timed_out", "Timed out"
         CANCELED = "canceled", "Canceled"
 
+    class Review(models.TextChoices):
+        UNREVIEWED = "unreviewed", "Unreviewed"
+        APPROVED = "approved", "Approved"
+        FLAGGED = "flagged", "Flagged"
+
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -218,6 +223,14 @@ class SeparationJob(models.Model):
     # 10*log10(E[(mixture - sum of stems)^2] / E[mixture^2]) in dB: very negative when the stems
     # add back up to the mixture; None when it could not be measured.
     residual_db = models.FloatField(null=True, blank=True)
+    review_state = models.CharField(
+        max_length=12, choices=Review.choices, default=Review.UNREVIEWED
+    )
+    review_note = models.TextField(blank=True)  # why it was flagged; shown to the team
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="jobs"
     )
@@ -234,6 +247,10 @@ class SeparationJob(models.Model):
             models.Index(fields=["status", "created"]),
             models.Index(fields=["project", "-created"]),
         ]
+        permissions = [
+            ("review_separationjob", "Can approve or flag separation jobs"),
+            ("operate_separationjob", "Can retry, cancel, re-run jobs and delete stems"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.project} ({self.get_stem_set_display()}, {self.provider})"
@@ -245,6 +262,15 @@ class SeparationJob(models.Model):
     @property
     def stem_names(self) -> tuple[str, ...]:
         return STEM_NAMES[self.stem_set]
+
+    @property
+    def is_held(self) -> bool:
+        """Succeeded, but its team wants staff to approve stems before they go out."""
+        return (
+            self.status == self.Status.SUCCEEDED
+            and self.project.team.requires_review
+            and self.review_state != self.Review.APPROVED
+        )
 
     @property
     def provider_label(self) -> str:
@@ -432,3 +458,23 @@ class CustomMix(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AuditEntry(models.Model):
+    """A staff action on a job: who, when, what and why. Written by the services, never edited."""
+
+    job = models.ForeignKey(SeparationJob, models.CASCADE, related_name="audit")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+"
+    )
+    action = models.CharField(max_length=32)  # approve, flag, retry, cancel, rerun, delete_stems
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor} at {self.created:%Y-%m-%d %H:%M}"

@@ -374,8 +374,12 @@ def job_fail(job: SeparationJob, reason: str, status: str = Status.FAILED) -> bo
 
 
 def _job_ended(job: SeparationJob) -> None:
+    """Tell the team's webhook, unless the stems wait for staff review (sent on approval)."""
     from jobs.webhooks import webhook_enqueue
 
+    job.refresh_from_db(fields=["status", "review_state"])
+    if job.is_held:
+        return
     transaction.on_commit(partial(webhook_enqueue, job_id=str(job.pk)), robust=True)
 
 
@@ -754,3 +758,143 @@ def projects_separate(
             except JobRequestError as exc:
                 raise JobRequestError(f"“{project.name}”: {exc}") from None
     return jobs
+
+
+# --- Staff actions and review --------------------------------------------------------------------
+
+
+def _audit(
+    job: SeparationJob, actor: User | None, action: str, reason: str = "", **details: object
+) -> None:
+    from jobs.models import AuditEntry
+
+    AuditEntry.objects.create(job=job, actor=actor, action=action, reason=reason, details=details)
+
+
+def job_approve(*, job: SeparationJob, actor: User, note: str = "") -> bool:
+    """Approve a succeeded job's stems; a held job's webhook goes out now."""
+    was_held = job.is_held
+    updated = SeparationJob.objects.filter(pk=job.pk, status=Status.SUCCEEDED).update(
+        review_state=SeparationJob.Review.APPROVED,
+        review_note=note,
+        reviewed_by=actor,
+        reviewed_at=timezone.now(),
+    )
+    if updated:
+        job.refresh_from_db()
+        _audit(job, actor, "approve", note)
+        if was_held:
+            from jobs.webhooks import webhook_enqueue
+
+            transaction.on_commit(partial(webhook_enqueue, job_id=str(job.pk)), robust=True)
+    return bool(updated)
+
+
+def job_flag(*, job: SeparationJob, actor: User, note: str) -> bool:
+    """Flag a job's stems with a note the team sees on the job page."""
+    if not note.strip():
+        raise JobRequestError("Say why the job is flagged; the team sees the note.")
+    updated = SeparationJob.objects.filter(pk=job.pk).update(
+        review_state=SeparationJob.Review.FLAGGED,
+        review_note=note.strip(),
+        reviewed_by=actor,
+        reviewed_at=timezone.now(),
+    )
+    if updated:
+        job.refresh_from_db()
+        _audit(job, actor, "flag", note.strip())
+    return bool(updated)
+
+
+def _unschedule(job: SeparationJob) -> int:
+    """Remove the job's queued run and its scheduled or queued checks from RQ."""
+    from rq.registry import ScheduledJobRegistry
+
+    removed = 0
+    for name in ("default", "local"):
+        queue = django_rq.get_queue(name)
+        registry = ScheduledJobRegistry(queue=queue)
+        candidates = [queue.fetch_job(i) for i in registry.get_job_ids() + queue.get_job_ids()]
+        for rq_job in candidates:
+            if rq_job is None or not rq_job.args or rq_job.args[0] != str(job.pk):
+                continue
+            if rq_job.func_name in {"jobs.tasks.check_job", "jobs.tasks.run_job"}:
+                registry.remove(rq_job)
+                queue.remove(rq_job)
+                rq_job.delete()
+                removed += 1
+    return removed
+
+
+def job_cancel(*, job: SeparationJob, actor: User | None, reason: str = "") -> bool:
+    """End a queued or running job ``canceled``: its queued and scheduled work leaves RQ, so its
+    provider is not called again; a local engine run stops at its next progress report."""
+    updated = SeparationJob.objects.filter(
+        pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING]
+    ).update(
+        status=Status.CANCELED,
+        finished=timezone.now(),
+        error=f"Canceled by staff{': ' + reason if reason else '.'}",
+    )
+    if not updated:
+        return False
+    job.refresh_from_db()
+    removed = _unschedule(job)
+    _audit(job, actor, "cancel", reason, removed_from_queue=removed)
+    _job_ended(job)
+    return True
+
+
+def job_retry(*, job: SeparationJob, actor: User | None, reason: str = "") -> bool:
+    """Queue a failed or timed-out job again. With a provider task id it resumes polling that
+    task instead of submitting (and paying) again."""
+    updated = SeparationJob.objects.filter(
+        pk=job.pk, status__in=[Status.FAILED, Status.TIMED_OUT]
+    ).update(
+        status=Status.QUEUED,
+        error="",
+        progress=0.0,
+        attempts=F("attempts") + 1,
+        transient_errors=0,
+        collecting=False,
+        started=None,
+        finished=None,
+        deadline=None,
+    )
+    if not updated:
+        return False
+    job.refresh_from_db()
+    _audit(job, actor, "retry", reason, resumes_task=bool(job.provider_task_id))
+    transaction.on_commit(partial(job_enqueue, job=job), robust=True)
+    return True
+
+
+def job_rerun(
+    *, job: SeparationJob, actor: User, provider_key: str, stem_set: str = "", reason: str = ""
+) -> SeparationJob:
+    """A new job on the same project with another provider (and stem set, if given)."""
+    new = job_create(
+        project=job.project,
+        user=actor,
+        provider_key=provider_key,
+        stem_set=stem_set or job.stem_set,
+    )
+    _audit(job, actor, "rerun", reason, new_job=str(new.pk), provider=provider_key)
+    return new
+
+
+def job_delete_stems(*, job: SeparationJob, actor: User, reason: str = "") -> int:
+    """Delete a job's stems, their renditions and the job's custom mixes, files included."""
+    from jobs.models import CustomMix, Rendition
+
+    stems = Stem.objects.filter(job=job)
+    names = [n for pair in stems.values_list("file", "peaks_file") for n in pair]
+    names += Rendition.objects.filter(stem__in=stems).values_list("file", flat=True)
+    names += CustomMix.objects.filter(job=job).values_list("file", flat=True)
+    with transaction.atomic():
+        count = stems.count()
+        stems.delete()
+        CustomMix.objects.filter(job=job).delete()
+        _audit(job, actor, "delete_stems", reason, stems=count)
+        _delete_files_on_commit([n for n in names if n])
+    return count

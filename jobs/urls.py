@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs.views import downloads, folders, hooks, jobs, projects
+from jobs.views import downloads, folders, hooks, jobs, projects, review
 
 urlpatterns = [
     path("", folders.dashboard, name="dashboard"),
@@ -21,6 +21,8 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/zip/<str:fmt>/", downloads.job_zip, name="job_zip"),
     path("jobs/<uuid:job_id>/mixes/", downloads.mix_new, name="mix_new"),
     path("mixes/<uuid:mix_id>/", downloads.mix_download, name="mix_download"),
+    path("review/", review.review_queue, name="review_queue"),
+    path("review/<uuid:job_id>/", review.review_decide, name="review_decide"),
     path("hooks/suno/<uuid:job_id>/<str:token>/", hooks.suno_callback, name="suno_callback"),
     path("signed/source/<str:token>/", hooks.signed_source, name="signed_source"),
     path("signed/stem/<str:token>/", hooks.signed_stem, name="signed_stem"),

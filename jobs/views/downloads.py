@@ -24,24 +24,29 @@ from jobs.models import CustomMix, Rendition, SeparationJob, Stem
 from jobs.renditions import mix_create, rendition_request
 from jobs.serving import serve_stored
 from jobs.views.folders import membership_for, require_role
+from jobs.views.review import refuse_if_held
 
 FORMATS = {value for value, _ in Rendition.Format.choices}
 ZIP_CHUNK = 256 * 1024
 
 
 def _stem(request: HttpRequest, stem_id: str) -> Stem:
-    return get_object_or_404(
+    stem = get_object_or_404(
         Stem.objects.filter(job__in=SeparationJob.objects.for_user(request.user)).select_related(
-            "job__project"
+            "job__project__team"
         ),
         public_id=stem_id,
     )
+    refuse_if_held(request, stem.job)
+    return stem
 
 
 def _job(request: HttpRequest, job_id: str) -> SeparationJob:
-    return get_object_or_404(
+    job = get_object_or_404(
         SeparationJob.objects.for_user(request.user).select_related("project__team"), pk=job_id
     )
+    refuse_if_held(request, job)
+    return job
 
 
 def _slug(job: SeparationJob) -> str:
@@ -219,6 +224,7 @@ def mix_download(request: HttpRequest, mix_id: str) -> HttpResponse:
         ).select_related("job__project"),
         public_id=mix_id,
     )
+    refuse_if_held(request, mix.job)
     if mix.state != Rendition.State.READY:
         raise PermissionDenied("This mix is not ready.")
     return serve_stored(

@@ -76,11 +76,11 @@ def signed_stem(request: HttpRequest, token: str) -> HttpResponse:
     """A stem behind a signed, expiring token (links in outgoing webhooks)."""
     public_id = signing.unsign(token, signing.STEM_SALT)
     stem = (
-        get_object_or_404(Stem.objects.select_related("job__project"), public_id=public_id)
+        get_object_or_404(Stem.objects.select_related("job__project__team"), public_id=public_id)
         if public_id
         else None
     )
-    if stem is None:
+    if stem is None or stem.job.is_held:  # a held job's stems do not go out, even signed
         raise Http404("link expired or invalid")
     name = f"{slugify(stem.job.project.name) or 'project'}-{stem.name}.{stem.format}"
     return serve_audio(request, stem.file, filename=name, as_attachment=True)

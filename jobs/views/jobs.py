@@ -11,13 +11,14 @@ from django.views.decorators.vary import vary_on_headers
 
 from jobs.models import Rendition, SeparationJob, Stem
 from jobs.serving import serve_stored
+from jobs.views.review import refuse_if_held
 
 
 @login_required
 @vary_on_headers("HX-Request")  # one URL, two renders: the page and its status fragment
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_object_or_404(
-        SeparationJob.objects.for_user(request.user).select_related("project"), pk=job_id
+        SeparationJob.objects.for_user(request.user).select_related("project__team"), pk=job_id
     )
     context = {"job": job, "project": job.project, **_mixer_context(job)}
     if request.GET.get("part") == "mixes":
@@ -26,6 +27,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         return render(request, "jobs/job_detail.html#job-status", context)
     if request.user.is_staff:
         context["events"] = list(job.events.all())
+        context["audit"] = list(job.audit.select_related("actor"))
     return render(request, "jobs/job_detail.html", context)
 
 
@@ -34,10 +36,11 @@ def stem_file(request: HttpRequest, stem_id: str) -> HttpResponse:
     """A stem's audio: inline for players, as an attachment with ``?download``."""
     stem = get_object_or_404(
         Stem.objects.filter(job__in=SeparationJob.objects.for_user(request.user)).select_related(
-            "job__project"
+            "job__project__team"
         ),
         public_id=stem_id,
     )
+    refuse_if_held(request, stem.job)
     project_slug = slugify(stem.job.project.name) or "project"
     filename = f"{project_slug}-{stem.name}.{stem.format}"
     return serve_stored(
