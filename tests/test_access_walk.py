@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db
 # Public by design: allauth's own pages, Django's admin and django-rq's (staff only), provider
 # callbacks (per-job token), signed links (checked below after expiry), invitations (token).
 SKIP_PREFIXES = ("admin/", "accounts/", "hooks/", "signed/", "invitations/")
+STAFF_ONLY = ("review/",)
 
 
 def _patterns(resolver=None, prefix=""):
