@@ -152,12 +152,6 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return f"{self.email} to {self.team} as {self.role}"
 
-    @property
-    def is_pending(self) -> bool:
-        from django.utils import timezone
-
-        return not self.accepted and not self.revoked and self.expires > timezone.now()
-
 
 class ProviderKey(models.Model):
     """A team's own API key for a provider, overriding the site's. Encrypted at rest; only its

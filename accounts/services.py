@@ -161,20 +161,25 @@ def invitation_from_token(token: str) -> Invitation | None:
     return Invitation.objects.select_related("team").filter(public_id=public_id).first()
 
 
+def invitation_problem(invitation: Invitation, user: User | None) -> str | None:
+    """Why ``user`` (None: not logged in) cannot use ``invitation`` now, or None."""
+    if invitation.revoked:
+        return "This invitation was revoked."
+    if invitation.accepted:
+        return "This invitation has already been used."
+    if invitation.expires <= timezone.now():
+        return "This invitation has expired; ask for a new one."
+    if user is not None and user.email.lower() != invitation.email.lower():
+        return f"This invitation is for {invitation.email}; you are logged in as {user.email}."
+    return None
+
+
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     """Join the team with the invited role. Raises ValidationError with the reason it cannot."""
     locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if locked.revoked:
-        raise ValidationError("This invitation was revoked.")
-    if locked.accepted:
-        raise ValidationError("This invitation has already been used.")
-    if locked.expires <= timezone.now():
-        raise ValidationError("This invitation has expired; ask for a new one.")
-    if user.email.lower() != locked.email.lower():
-        raise ValidationError(
-            f"This invitation is for {locked.email}; you are logged in as {user.email}."
-        )
+    if problem := invitation_problem(locked, user):
+        raise ValidationError(problem)
     membership, _ = Membership.objects.get_or_create(
         team=locked.team, user=user, defaults={"role": locked.role}
     )

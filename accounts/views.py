@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import services
@@ -110,13 +111,9 @@ def team_settings(request: HttpRequest) -> HttpResponse:
                     "quota_credits": team.quota_credits,
                 }
             ),
-            invitations=[
-                i
-                for i in Invitation.objects.filter(
-                    team=team, accepted__isnull=True, revoked__isnull=True
-                )
-                if i.is_pending
-            ],
+            invitations=Invitation.objects.filter(
+                team=team, accepted__isnull=True, revoked__isnull=True, expires__gt=timezone.now()
+            ),
             keys=ProviderKey.objects.filter(team=team).order_by("provider"),
             deliveries=WebhookDelivery.objects.filter(team=team).select_related("job__project")[
                 :50
@@ -252,17 +249,12 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             {"problem": "This invitation link is not valid."},
             status=404,
         )
-    problem = None
-    if invitation.revoked:
-        problem = "This invitation was revoked."
-    elif invitation.accepted:
-        problem = "This invitation has already been used."
-    elif not invitation.is_pending:
-        problem = "This invitation has expired; ask for a new one."
-    if request.method == "POST" and request.user.is_authenticated and problem is None:
+    user = request.user if request.user.is_authenticated else None
+    problem = services.invitation_problem(invitation, user)
+    if request.method == "POST" and user is not None and problem is None:
         try:
-            joined = services.invitation_accept(invitation=invitation, user=request.user)
-        except ValidationError as exc:
+            joined = services.invitation_accept(invitation=invitation, user=user)
+        except ValidationError as exc:  # used or revoked in the meantime
             problem = exc.messages[0]
         else:
             services.team_switch(request=request, team=joined.team)
@@ -270,14 +262,6 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 request, f"You joined {joined.team.name} as {joined.get_role_display().lower()}."
             )
             return redirect("dashboard")
-    if (
-        problem is None
-        and request.user.is_authenticated
-        and request.user.email.lower() != invitation.email
-    ):
-        problem = (
-            f"This invitation is for {invitation.email}; you are logged in as {request.user.email}."
-        )
     return render(
         request,
         "accounts/invitation.html",

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from jobs.audio import probe, read_blocks
 from jobs.models import CustomMix, Rendition, SeparationJob, Stem
+from jobs.storage import copy_to_local
 
 FORMATS = {
     "wav": {"format": "WAV", "subtype": "PCM_24"},
@@ -35,14 +36,6 @@ State = Rendition.State
 
 def _writer(path: Path, fmt: str, sample_rate: int, channels: int) -> sf.SoundFile:
     return sf.SoundFile(str(path), "w", sample_rate, channels, **FORMATS[fmt])
-
-
-def _local_copy(field, directory: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
-    target = directory / name
-    with field.open("rb") as src, open(target, "wb") as dst:
-        for chunk in iter(lambda: src.read(1024 * 1024), b""):
-            dst.write(chunk)
-    return target
 
 
 def rendition_request(*, stem: Stem, fmt: str, retry_failed: bool = False) -> Rendition:
@@ -67,7 +60,7 @@ def render_rendition(*, rendition_id: int) -> None:
     stem = rendition.stem
     try:
         with tempfile.TemporaryDirectory(prefix="stemweb-render-") as tmp:
-            source = _local_copy(stem.file, Path(tmp), f"in.{stem.format}")
+            source = copy_to_local(stem.file, Path(tmp) / f"in.{stem.format}")
             info = probe(source)
             out = Path(tmp) / f"{stem.name}.{rendition.format}"
             with _writer(out, rendition.format, info.sample_rate, info.channels) as writer:
@@ -117,7 +110,7 @@ def render_custom_mix(*, mix_id: int) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="stemweb-mix-") as tmp:
             paths = {
-                name: _local_copy(s.file, Path(tmp), f"{name}.{s.format}")
+                name: copy_to_local(s.file, Path(tmp) / f"{name}.{s.format}")
                 for name, s in stems.items()
             }
             readers = {name: sf.SoundFile(str(p)) for name, p in paths.items()}

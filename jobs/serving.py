@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -32,9 +33,16 @@ PLAYER_RANGE_CAP = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
-    """The inclusive (first, last) byte positions asked for, None to send the whole file, or
-    "unsatisfiable"."""
+class ByteRange(NamedTuple):
+    """Inclusive byte positions; ``open_ended`` for ``bytes=N-`` (a player reading on)."""
+
+    start: int
+    end: int
+    open_ended: bool = False
+
+
+def parse_range(header: str, size: int) -> ByteRange | str | None:
+    """The bytes asked for, None to send the whole file, or "unsatisfiable"."""
     match = _RANGE.match(header.strip().replace(" ", ""))
     if not match:
         return None  # absent, malformed or multi-range: ignore it
@@ -45,14 +53,14 @@ def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
         length = int(last)
         if length == 0 or size == 0:
             return "unsatisfiable"
-        return max(0, size - length), size - 1
+        return ByteRange(max(0, size - length), size - 1)
     start = int(first)
     if start >= size:
         return "unsatisfiable"
     end = min(int(last), size - 1) if last else size - 1
     if end < start:
         return None
-    return start, end
+    return ByteRange(start, end, open_ended=not last)
 
 
 def _read(field: FieldFile, start: int, length: int) -> Iterator[bytes]:
@@ -84,11 +92,7 @@ def serve_audio(
         response["Content-Range"] = f"bytes */{size}"
         response["Accept-Ranges"] = "bytes"
         return response
-    start, end = wanted if wanted else (0, size - 1)
-    open_ended = (
-        bool(wanted)
-        and _RANGE.match(request.headers.get("Range", "").replace(" ", "")).group(2) == ""
-    )
+    start, end, open_ended = wanted or ByteRange(0, size - 1)
     if open_ended and not as_attachment:
         end = min(end, start + PLAYER_RANGE_CAP - 1)
     length = end - start + 1 if size else 0

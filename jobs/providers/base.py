@@ -14,7 +14,6 @@ Errors are ``ProviderError(message, permanent=...)``; only transient ones are re
 from __future__ import annotations
 
 import enum
-import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 
 from jobs.models import SeparationJob, StemSet
+from jobs.storage import copy_to_local
 
 
 class ProviderError(Exception):
@@ -60,9 +60,7 @@ class RunContext:
         if self._source is None:
             project = self.job.project
             target = self.workdir / f"source.{project.audio_info().extension}"
-            with project.source.open("rb") as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, length=1024 * 1024)
-            self._source = target
+            self._source = copy_to_local(project.source, target)
         return self._source
 
     def save_state(self, **values: Any) -> None:
@@ -147,9 +145,6 @@ class Provider(ABC):
     @property
     def deadline_s(self) -> float | None:
         return self.config.get("deadline_s")
-
-    def stem_names(self, stem_set: str) -> tuple[str, ...]:
-        return StemSet(stem_set).stem_names
 
     def cost(self, *, duration_s: float | None, stem_set: str) -> tuple[float, str]:
         """What a job costs in this provider's unit: (amount, unit).
