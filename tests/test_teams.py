@@ -81,7 +81,7 @@ def test_roles_never_make_owners(client, user, team):
     assert Membership.objects.get(pk=target.pk).role == Role.MEMBER
 
 
-def test_deleting_a_team_needs_its_name_and_removes_its_files(
+def test_deleting_a_team_needs_its_name_and_deletes_its_projects(
     client, user, team, mixture, _media_root
 ):
     project = make_project(user, mixture)

@@ -58,6 +58,39 @@ def team_with_hook(providers, settings):
     return owner, team
 
 
+@pytest.fixture
+def receivers():
+    """Makes Receivers; every one is shut down after the test, passed or failed."""
+    made: list[Receiver] = []
+
+    def make(statuses=()):
+        made.append(Receiver(statuses))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def _hook(team, url: str) -> None:
+    team.webhook_url = url
+    team.save()
+
+
+def _finish(
+    owner, mixture, *, provider="local", stem_set=StemSet.FOREGROUND_BACKGROUND, name="Song"
+):
+    """Run a job on a dev recording to its end; its webhook is queued then."""
+    return drain(
+        job_create(
+            project=make_project(owner, mixture, name),
+            user=owner,
+            provider_key=provider,
+            stem_set=stem_set,
+        )
+    )
+
+
 def _wait_for(predicate, timeout_s=15.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -68,19 +101,13 @@ def _wait_for(predicate, timeout_s=15.0):
     raise AssertionError("timed out waiting")
 
 
-def test_a_finished_job_is_posted_signed_with_working_stem_links(team_with_hook, mixture):
+def test_a_finished_job_is_posted_signed_with_working_stem_links(
+    team_with_hook, mixture, receivers
+):
     owner, team = team_with_hook
-    receiver = Receiver()
-    team.webhook_url = receiver.url
-    team.save()
-    job = drain(
-        job_create(
-            project=make_project(owner, mixture, "Take 5"),
-            user=owner,
-            provider_key="local",
-            stem_set=StemSet.VOCALS_INSTRUMENTAL,
-        )
-    )
+    receiver = receivers()
+    _hook(team, receiver.url)
+    job = _finish(owner, mixture, stem_set=StemSet.VOCALS_INSTRUMENTAL, name="Take 5")
     _wait_for(lambda: receiver.requests)
     headers, body, _ = receiver.requests[0]
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -95,44 +122,28 @@ def test_a_finished_job_is_posted_signed_with_working_stem_links(team_with_hook,
         Webhook(new_secret()).verify(body, lowered)  # another secret does not verify
     delivery = WebhookDelivery.objects.get()
     assert (delivery.outcome, delivery.status_code, delivery.attempt) == (Outcome.DELIVERED, 200, 1)
-    receiver.close()
 
 
-def test_a_failed_job_is_posted_with_its_reason(team_with_hook, mixture, settings):
+def test_a_failed_job_is_posted_with_its_reason(team_with_hook, mixture, settings, receivers):
     owner, team = team_with_hook
-    receiver = Receiver()
-    team.webhook_url = receiver.url
-    team.save()
+    receiver = receivers()
+    _hook(team, receiver.url)
     settings.STEMWEB_PROVIDERS["camb"]["api_key"] = "wrong"
-    drain(
-        job_create(
-            project=make_project(owner, mixture),
-            user=owner,
-            provider_key="camb",
-            stem_set=StemSet.FOREGROUND_BACKGROUND,
-        )
-    )
+    _finish(owner, mixture, provider="camb")
     _wait_for(lambda: receiver.requests)
     payload = json.loads(receiver.requests[0][1])
     assert payload["code"] == 500 and "refused the API key" in payload["msg"]
     assert payload["data"]["status"] == "failed" and "vocal_removal_info" not in payload["data"]
-    receiver.close()
 
 
-def test_retries_follow_the_1_5_15_minute_schedule_then_give_up(team_with_hook, mixture, settings):
+def test_retries_follow_the_1_5_15_minute_schedule_then_give_up(
+    team_with_hook, mixture, settings, receivers
+):
     owner, team = team_with_hook
     settings.STEMWEB_WEBHOOK_RETRY_SCALE = 0.01  # 0.6, 3, 9 s: RQ schedules to the second
-    receiver = Receiver(statuses=[500, 503, 502, 500])
-    team.webhook_url = receiver.url
-    team.save()
-    drain(
-        job_create(
-            project=make_project(owner, mixture),
-            user=owner,
-            provider_key="local",
-            stem_set=StemSet.FOREGROUND_BACKGROUND,
-        )
-    )
+    receiver = receivers(statuses=[500, 503, 502, 500])
+    _hook(team, receiver.url)
+    _finish(owner, mixture)
     _wait_for(lambda: len(receiver.requests) == 4, timeout_s=30)
     _wait_for(lambda: WebhookDelivery.objects.filter(outcome=Outcome.FAILED).exists())
     deliveries = list(WebhookDelivery.objects.order_by("attempt"))
@@ -147,42 +158,28 @@ def test_retries_follow_the_1_5_15_minute_schedule_then_give_up(team_with_hook, 
     for gap, delay in zip(gaps, RETRY_DELAYS_S, strict=True):
         # on schedule, within the scheduler's one-second resolution
         assert delay * scale - 1.0 <= gap <= delay * scale + 1.5
-    receiver.close()
 
 
 def test_a_private_webhook_address_is_refused(team_with_hook, mixture, settings):
     owner, team = team_with_hook
-    team.webhook_url = "http://10.0.0.1/hook"  # never contacted: refused before connecting
-    team.save()
+    _hook(team, "http://10.0.0.1/hook")  # never contacted: refused before connecting
     settings.STEMWEB_WEBHOOK_RETRY_SCALE = 0.0001
-    drain(
-        job_create(
-            project=make_project(owner, mixture),
-            user=owner,
-            provider_key="local",
-            stem_set=StemSet.FOREGROUND_BACKGROUND,
-        )
-    )
+    _finish(owner, mixture)
     _wait_for(lambda: WebhookDelivery.objects.filter(outcome=Outcome.FAILED).exists())
     assert "non-public address" in WebhookDelivery.objects.get(attempt=1).error
 
 
-def test_the_settings_page_shows_deliveries_to_admins_only(client, team_with_hook, mixture):
+def test_the_settings_page_shows_deliveries_to_admins_only(
+    client, team_with_hook, mixture, receivers
+):
     owner, team = team_with_hook
-    receiver = Receiver()
+    receiver = receivers()
     client.force_login(owner)
     response = client.post(reverse("team_webhook"), {"webhook_url": receiver.url})
     assert response.status_code == 302
     team.refresh_from_db()
     assert team.webhook_url == receiver.url and team.webhook_secret.startswith("whsec_")
-    drain(
-        job_create(
-            project=make_project(owner, mixture, "Shown"),
-            user=owner,
-            provider_key="local",
-            stem_set=StemSet.FOREGROUND_BACKGROUND,
-        )
-    )
+    _finish(owner, mixture, name="Shown")
     _wait_for(lambda: WebhookDelivery.objects.filter(outcome=Outcome.DELIVERED).exists())
     html = client.get(reverse("team_settings")).content.decode()
     assert "Shown" in html and "Delivered" in html and "HTTP 200" in html
@@ -192,4 +189,3 @@ def test_the_settings_page_shows_deliveries_to_admins_only(client, team_with_hoo
     assert client.post(reverse("team_webhook"), {"webhook_url": ""}).status_code == 403
     team.refresh_from_db()
     assert team.webhook_url == receiver.url
-    receiver.close()
