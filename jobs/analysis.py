@@ -20,7 +20,7 @@ import numpy as np
 import pyloudnorm
 import soundfile as sf
 
-from jobs.audio import AudioInfo, read_blocks
+from audio.probe import AudioInfo, read_blocks
 
 BUCKETS = 800
 SILENCE_LUFS = -70.0

@@ -7,7 +7,7 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 
-from jobs.audio import ACCEPTED_LABEL, AudioError, AudioInfo, probe
+from audio.probe import ACCEPTED_LABEL, AudioError, AudioInfo, probe, require_duration
 from jobs.models import StemSet
 from jobs.providers import configured_providers
 
@@ -78,19 +78,14 @@ class UploadForm(forms.Form):
             info = probe(Path(upload.temporary_file_path()))
         except AudioError as exc:
             raise forms.ValidationError(str(exc)) from None
-        shortest, longest = settings.STEMWEB_MIN_DURATION_S, settings.STEMWEB_MAX_DURATION_S
-        if info.duration_s < shortest:
-            raise forms.ValidationError(
-                f"The recording is too short ({_seconds(info.duration_s)}); "
-                f"the minimum is {_seconds(shortest)}."
+        try:
+            require_duration(
+                info,
+                shortest_s=settings.STEMWEB_MIN_DURATION_S,
+                longest_s=settings.STEMWEB_MAX_DURATION_S,
             )
-        if info.duration_s > longest:
-            raise forms.ValidationError(
-                f"The recording is too long ({_seconds(info.duration_s)}); "
-                f"the maximum is {_seconds(longest)}."
-            )
-        if info.is_silent:
-            raise forms.ValidationError("The recording is completely silent: nothing to separate.")
+        except AudioError as exc:
+            raise forms.ValidationError(str(exc)) from None
         self.audio_info = info
         return upload
 
@@ -119,12 +114,3 @@ class UploadForm(forms.Form):
         if upload := self.cleaned_data.get("file"):
             return Path(upload.name).stem[:255] or "Untitled"
         return f"Track {self.cleaned_data['platform_task_id']}"[:255]
-
-
-def _seconds(value: float) -> str:
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.1f} s"
-    minutes, seconds = divmod(round(value), 60)
-    return f"{minutes} min {seconds:02d} s"

@@ -15,7 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Team
-from jobs.audio import AudioInfo, reader_for
+from audio.probe import AudioInfo, reader_for
 
 
 class StemSet(models.TextChoices):
@@ -206,6 +206,9 @@ class SeparationJob(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     provider_task_id = models.CharField(max_length=255, blank=True)
     provider_state = models.JSONField(default=dict, blank=True)  # e.g. CAMB's run_id
+    # What produced the stems, when the provider says: the local engine records its version
+    # and each model file's name, source package, licence and sha256.
+    provenance = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     progress = models.FloatField(default=0.0)  # 0..1
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -16,7 +16,7 @@ import soundfile as sf
 from django.core.files import File
 from django.db import transaction
 
-from jobs.audio import probe, read_blocks
+from audio.probe import probe, read_blocks
 from jobs.models import CustomMix, Rendition, SeparationJob, Stem
 from jobs.storage import copy_to_local
 

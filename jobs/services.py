@@ -29,8 +29,8 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 
 from accounts.models import Team, User
+from audio.probe import AudioError, AudioInfo, probe
 from jobs.analysis import StemAnalysis, analyze_stem, residual_db
-from jobs.audio import AudioError, AudioInfo, probe
 from jobs.models import Folder, Project, SeparationJob, Stem, StemSet
 from jobs.providers import get_provider
 from jobs.providers.base import JobCanceled, PollState, Provider, ProviderError, RunContext

@@ -211,6 +211,10 @@ RQ = {"COMMIT_MODE": "auto"}
 STEMWEB_MAX_UPLOAD_MB = env_int("STEMWEB_MAX_UPLOAD_MB", 200)
 STEMWEB_MAX_DURATION_S = env_int("STEMWEB_MAX_DURATION_S", 1200)
 STEMWEB_MIN_DURATION_S = env_int("STEMWEB_MIN_DURATION_S", 1)
+# The local engine: where its converted model files live (`make models` fills it), and how many
+# threads one job may use (workers x threads should match the cores).
+STEMWEB_MODEL_DIR = Path(env_str("STEMWEB_MODEL_DIR") or VAR_DIR / "models")
+STEMWEB_ENGINE_THREADS = max(1, env_int("STEMWEB_ENGINE_THREADS", 1))
 
 
 # Fernet keys for secrets at rest (provider API keys, webhook secrets), newest first.

@@ -5,13 +5,30 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
+from django.conf import settings
 from rq import Worker
+
+from audio.engine.modelfiles import ModelFilesError, verified
 
 log = logging.getLogger(__name__)
 
 
 class StemwebWorker(Worker):
+    def bootstrap(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Check the local engine's model files once, before the first job forks from here.
+
+        A problem is logged in words (each job would fail with the same words); a good result
+        stays cached for every forked work-horse, which then skips hashing ~100 MB per job.
+        """
+        super().bootstrap(*args, **kwargs)
+        if settings.STEMWEB_PROVIDERS["local"]["enabled"]:
+            try:
+                verified(Path(settings.STEMWEB_MODEL_DIR))
+            except ModelFilesError as exc:
+                log.error("local engine unavailable: %s", exc)
+
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):  # type: ignore[no-untyped-def]
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         if job.func_name != "jobs.tasks.run_job" or not job.args:

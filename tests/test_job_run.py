@@ -11,6 +11,7 @@ import soundfile as sf
 from django.utils import timezone
 from rq.job import Job as RQJob
 
+from audio.engine.modelfiles import SPLEETER_ONNX_SHA256
 from jobs.models import SeparationJob
 from jobs.services import job_enqueue, jobs_recover
 from jobs.tasks import run_job
@@ -48,6 +49,8 @@ def test_it_separates_into_stems_that_sum_to_the_mixture(user, mixture, _media_r
     assert job.residual_db < -100  # the stems add back up to the mixture
     for stem in stems.values():
         assert -40 < stem.lufs < -10 and stem.peak_dbfs < 0 and not stem.is_silent
+    assert job.provenance["version"] and len(job.provenance["models"]) == 3
+    assert {m["sha256"] for m in job.provenance["models"]} >= {SPLEETER_ONNX_SHA256}
 
 
 def test_vocals_instrumental_names_the_stems_so(user, mixture):
@@ -90,8 +93,12 @@ def test_a_job_canceled_while_running_keeps_no_stems(user, mixture, _media_root,
     assert [p.name for p in stored_files(_media_root)] == ["source.flac"]
 
 
-def test_progress_is_stored_while_running(user, mixture, monkeypatch):
-    job = make_job(user, mixture)
+def test_progress_is_stored_while_running(user, mixture, monkeypatch, tmp_path):
+    # 50 s: more than two of the engine's 21.6 s windows, so progress comes in several steps.
+    audio, rate = sf.read(mixture, dtype="float32")
+    longer = tmp_path / "fifty_seconds.flac"
+    sf.write(longer, np.concatenate([audio, audio, audio[: rate * 10]]), rate)
+    job = make_job(user, longer)
     stored: list[tuple[str, float]] = []
     original = SeparationJob.report_progress
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jobs.audio import probe
+from audio.probe import probe
 from jobs.models import JobEvent, Project, SeparationJob, StemSet
 from jobs.services import job_create
 from tests.conftest import DEV01, SANDBOX_KEY, drain, make_user

@@ -63,6 +63,11 @@ class RunContext:
             self._source = copy_to_local(project.source, target)
         return self._source
 
+    def record_provenance(self, provenance: dict[str, Any]) -> None:
+        """Store what produced the stems (engine version, models and their sha256) on the job."""
+        self.job.provenance = provenance
+        SeparationJob.objects.filter(pk=self.job.pk).update(provenance=provenance)
+
     def save_state(self, **values: Any) -> None:
         """Merge ``values`` into the job's ``provider_state`` (kept between polls)."""
         self.job.provider_state = {**self.job.provider_state, **values}

@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from jobs.engine import separate_file
+from django.conf import settings
+
+from audio.engine.deepfilter import DeepFilterError
+from audio.engine.fusion import Mode
+from audio.engine.modelfiles import ModelFilesError
+from audio.engine.separator import Engine, separate_file
 from jobs.models import StemSet
-from jobs.providers.base import Poll, PollState, Provider, Result, RunContext, Submission
+from jobs.providers.base import (
+    Poll,
+    PollState,
+    Provider,
+    ProviderError,
+    Result,
+    RunContext,
+    Submission,
+)
+
+MODES = {StemSet.FOREGROUND_BACKGROUND: Mode.FOREGROUND, StemSet.VOCALS_INSTRUMENTAL: Mode.VOCALS}
+
+
+def load_engine() -> Engine:
+    """The engine with this site's model directory and thread count.
+
+    Raises:
+        ProviderError: (permanent) a model file is missing or altered, or will not load; the
+            message says which and how to fix it.
+    """
+    try:
+        return Engine(Path(settings.STEMWEB_MODEL_DIR), threads=settings.STEMWEB_ENGINE_THREADS)
+    except (ModelFilesError, DeepFilterError) as exc:
+        raise ProviderError(f"The local engine cannot start: {exc}", permanent=True) from None
 
 
 class LocalProvider(Provider):
     key = "local"
     label = "Local engine"
     queue = "local"
-    stem_sets = (StemSet.FOREGROUND_BACKGROUND, StemSet.VOCALS_INSTRUMENTAL)
+    stem_sets = tuple(MODES)
     accepts = "WAV, FLAC, MP3, AAC/M4A or OGG uploads; runs on this server, no API key"
     needs_api_key = False
 
@@ -27,7 +56,17 @@ class LocalProvider(Provider):
                 last = time.monotonic()
                 ctx.progress(fraction)
 
-        separate_file(ctx.source_path(), info, ctx.workdir, ctx.job.stem_names, throttled)
+        engine = load_engine()
+        separate_file(
+            engine,
+            ctx.source_path(),
+            info,
+            ctx.workdir,
+            mode=MODES[StemSet(ctx.job.stem_set)],
+            stem_names=ctx.job.stem_names,
+            on_progress=throttled,
+        )
+        ctx.record_provenance(engine.provenance)
         return Submission(task_id=f"local-{ctx.job.pk}", done=True)
 
     def poll(self, ctx: RunContext) -> Poll:

@@ -1,6 +1,9 @@
 """Stems for the sandbox's providers: the local engine's split, then the background cut into
 frequency bands when a model promises more stems than two.
 
+One engine serves the whole sandbox process; a lock lets one split run at a time, since the
+engine's DeepFilterNet state is not thread-safe.
+
 Stand-ins, not real instrument separation: each stem is real audio of the source's length, and
 all of them sum to the mixture (band k is the difference of two cumulative low-passes, the last
 band is what remains), which is what the sandbox must guarantee.
@@ -8,15 +11,26 @@ band is what remains), which is what the sandbox must guarantee.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import butter, sosfilt
 
-from jobs.audio import probe, read_blocks
-from jobs.engine import separate_stream
+from audio.engine.fusion import Mode
+from audio.engine.separator import Engine
+from audio.probe import probe, read_blocks
+from jobs.providers.local import load_engine
+
+_engine_lock = threading.Lock()
+
+
+@cache
+def _engine() -> Engine:
+    return load_engine()
 
 
 def split(source: Path, names: Sequence[str], out_dir: Path) -> dict[str, Path]:
@@ -25,7 +39,9 @@ def split(source: Path, names: Sequence[str], out_dir: Path) -> dict[str, Path]:
     Holds the whole file in memory: fine for the sandbox's test and demo recordings.
     """
     info = probe(source)
-    pairs = list(separate_stream(read_blocks(source, info), info.sample_rate))
+    with _engine_lock:
+        engine = _engine()
+        pairs = list(engine.stream(read_blocks(source, info), info.sample_rate, Mode.FOREGROUND))
     fg = np.concatenate([p[0] for p in pairs])
     bg = np.concatenate([p[1] for p in pairs])
     parts = [fg, *_bands(bg, info.sample_rate, len(names) - 1)]

@@ -113,6 +113,7 @@ def _manifest(job: SeparationJob, stems: list[Stem], fmt: str) -> dict[str, Any]
         },
         "provider": job.provider,
         "stem_set": job.stem_set,
+        "provenance": job.provenance or None,
         "job": {
             "id": str(job.pk),
             "created": job.created.astimezone(UTC).isoformat(),

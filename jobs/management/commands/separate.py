@@ -5,41 +5,59 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from jobs.audio import AudioError, probe
-from jobs.engine import separate_file
+from audio.engine.fusion import Mode
+from audio.engine.separator import separate_file
+from audio.probe import AudioError, probe, require_duration
+from jobs.providers.base import ProviderError
+from jobs.providers.local import load_engine
+
+STEMS = {"two": (Mode.FOREGROUND, ("foreground", "background")),
+         "vocals": (Mode.VOCALS, ("vocals", "instrumental"))}  # fmt: skip
 
 
 class Command(BaseCommand):
-    help = "Separate INPUT into foreground.flac and background.flac in --out DIR."
+    help = "Separate INPUT into two FLAC stems in --out DIR with the local engine."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("input", type=Path)
         parser.add_argument("--out", type=Path, required=True, help="directory for the stems")
         parser.add_argument(
             "--stems",
-            choices=["two"],
+            choices=sorted(STEMS),
             default="two",
-            help="stem set: 'two' = foreground (speech or vocals) and background",
+            help="'two' = foreground.flac (speech or vocals) and background.flac; "
+            "'vocals' = vocals.flac and instrumental.flac (vocals-first fusion)",
         )
 
     def handle(self, *args: object, **options: object) -> None:
         source: Path = options["input"]  # type: ignore[assignment]
         out: Path = options["out"]  # type: ignore[assignment]
+        mode, names = STEMS[str(options["stems"])]
         if not source.is_file():
             raise CommandError(f"{source}: no such file")
         try:
             info = probe(source)
+            require_duration(
+                info,
+                shortest_s=settings.STEMWEB_MIN_DURATION_S,
+                longest_s=float("inf"),  # the upload limit is for the web; a file here is yours
+            )
         except AudioError as exc:
             raise CommandError(f"{source}: {exc}") from None
         started = time.perf_counter()
-        paths = separate_file(source, info, out)
+        try:
+            engine = load_engine()
+        except ProviderError as exc:
+            raise CommandError(str(exc)) from None
+        paths = separate_file(engine, source, info, out, mode=mode, stem_names=names)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"{info.duration_s:.1f} s of {info.container} at {info.sample_rate} Hz, "
             f"{info.channels} ch, separated in {elapsed:.1f} s "
-            f"({info.duration_s / elapsed:.1f}x real time)"
+            f"({info.duration_s / elapsed:.1f}x real time, model loading included)"
         )
         for path in paths:
             self.stdout.write(str(path))

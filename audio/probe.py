@@ -62,6 +62,36 @@ class AudioInfo:
         return self.peak == 0.0
 
 
+def format_duration(seconds: float) -> str:
+    """A duration for people: "23 ms", "4.5 s", "3 min 07 s"."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def require_duration(info: AudioInfo, *, shortest_s: float, longest_s: float) -> None:
+    """Refuse a recording outside [shortest_s, longest_s] seconds or made of silence only.
+
+    Raises:
+        AudioError: too short, too long, or silent; the message gives both durations.
+    """
+    if info.duration_s < shortest_s:
+        raise AudioError(
+            f"The recording is too short ({format_duration(info.duration_s)}); "
+            f"the minimum is {format_duration(shortest_s)}."
+        )
+    if info.duration_s > longest_s:
+        raise AudioError(
+            f"The recording is too long ({format_duration(info.duration_s)}); "
+            f"the maximum is {format_duration(longest_s)}."
+        )
+    if info.is_silent:
+        raise AudioError("The recording is completely silent: nothing to separate.")
+
+
 def reader_for(container: str) -> str:
     """Which decoder reads a container that ``probe`` accepted: "soundfile" or "pyav"."""
     return "pyav" if container in {label for label, _ in _FFMPEG_FORMATS.values()} else "soundfile"
