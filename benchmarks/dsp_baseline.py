@@ -1,4 +1,9 @@
-"""The local separation engine: foreground (speech or vocals) and background (the rest).
+"""The baseline: stemweb's first local engine (DSP, no training), kept for benchmarks only.
+
+benchmarks/separation.py runs it beside the neural engine in the same run, so the gain of the
+neural engine is always measured against it on the same machine. The app no longer uses it.
+
+Foreground (speech or vocals) and background (the rest):
 
 A training-free mask estimator built from three classic cues, combined per time-frequency bin:
 
@@ -32,7 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import ShortTimeFFT
 from scipy.signal.windows import hann
 
-from jobs.audio import AudioInfo, read_blocks
+from audio.probe import AudioInfo, read_blocks
 
 EPS = 1e-10
 

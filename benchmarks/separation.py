@@ -1,18 +1,20 @@
 #!/usr/bin/env python
-"""Local engine benchmark: quality on ../shared/audio/dev, speed and peak memory.
+"""Local engine benchmark: the neural engine beside the DSP baseline, in one run.
 
 Prints
-- per case and on average: foreground and background SI-SDR and SI-SDRi (dB), scored by
-  ../shared/audio/score.py --suite (Le Roux et al. 2019 SI-SDR; SI-SDRi = gain over returning
-  the mixture unchanged);
-- speed: real-time factor (seconds of audio per second of wall time) on one core, for the dev
-  suite and for a synthetic 3-minute and 10-minute 44.1 kHz stereo file (decode + separate +
-  FLAC encode, as a job does it);
-- peak memory (max RSS, MB) of a separate process that splits the 10-minute file.
+- quality on ../shared/audio/dev, per case and on average: foreground and background SI-SDRi
+  (dB) of the DSP baseline (benchmarks/dsp_baseline.py), of the neural engine's
+  foreground/background fusion, and of its vocals/instrumental fusion, all scored by
+  ../shared/audio/score.py --suite (SI-SDR: Le Roux et al. 2019; SI-SDRi = gain over
+  returning the mixture unchanged);
+- speed: real-time factor (seconds of audio per second of wall time) on one core, for a
+  3-minute and a 10-minute 44.1 kHz stereo file built from the dev mixtures, each engine in a
+  fresh process with model loading, decoding and the FLAC encode included, as a job does it;
+- peak memory: max RSS of those processes (MB).
 
 Run: make bench   (or .venv/bin/python benchmarks/separation.py [--skip-long])
-Targets (issue 2): fg SI-SDRi >= +3 dB, bg SI-SDRi >= 0 dB, >= 10x real time on one core,
-peak memory < 600 MB for 10 minutes of 44.1 kHz stereo.
+Targets (issue 9): mean fg SI-SDRi >= +12.5 dB, bg >= +6.5 dB, no case below +6 dB fg;
+>= 8x real time on one core for 3 minutes; peak RSS < 1 GB for 10 minutes.
 """
 
 from __future__ import annotations
@@ -29,16 +31,22 @@ from pathlib import Path
 
 ONE_CORE = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 os.environ.update(ONE_CORE)  # before numpy loads
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stemweb.settings")
 
+import django  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+django.setup()
 SHARED = Path(os.environ.get("STEMWEB_SHARED_DIR", ROOT.parent / "shared"))
 
-from jobs.audio import probe  # noqa: E402
-from jobs.engine import separate_file  # noqa: E402
+from audio.engine.fusion import Mode  # noqa: E402
+from audio.engine.separator import separate_file  # noqa: E402
+from audio.probe import probe  # noqa: E402
+from benchmarks import dsp_baseline  # noqa: E402
+from jobs.providers.local import load_engine  # noqa: E402
 
 
 def pin_to_one_core() -> None:
@@ -46,53 +54,59 @@ def pin_to_one_core() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
-def separate_timed(source: Path, out_dir: Path) -> tuple[float, float]:
-    """(seconds of audio, seconds of wall time) to split ``source`` into ``out_dir``."""
-    started = time.perf_counter()
+def separate(engine: str, source: Path, out_dir: Path, mode: Mode = Mode.FOREGROUND) -> None:
+    """Split ``source`` the way a job does: decode, separate, write two FLAC stems."""
     info = probe(source)
-    separate_file(source, info, out_dir)
-    return info.duration_s, time.perf_counter() - started
+    if engine == "dsp":
+        dsp_baseline.separate_file(source, info, out_dir)
+        return
+    separate_file(load_engine(), source, info, out_dir, mode=mode)
 
 
-def quality(workdir: Path) -> tuple[float, float]:
-    dev = SHARED / "audio" / "dev"
-    audio_s = wall_s = 0.0
-    for case in sorted(p for p in dev.iterdir() if p.is_dir()):
-        seconds, wall = separate_timed(case / "mixture.flac", workdir / case.name)
-        audio_s += seconds
-        wall_s += wall
-    scored = subprocess.run(
-        [
-            sys.executable,
-            str(SHARED / "audio" / "score.py"),
-            "--suite",
-            str(dev),
-            "--estimates",
-            str(workdir),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+def score(estimates: Path) -> dict[str, tuple[float, float]]:
+    """{case: (fg SI-SDRi, bg SI-SDRi)} from score.py --suite."""
+    done = subprocess.run(
+        [sys.executable, str(SHARED / "audio" / "score.py"), "--suite",
+         str(SHARED / "audio" / "dev"), "--estimates", str(estimates), "--json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {
+        r["case"]: (r["stems"]["foreground"]["si_sdri_db"], r["stems"]["background"]["si_sdri_db"])
+        for r in json.loads(done.stdout)["results"]
+    }
+
+
+def quality(workdir: Path) -> None:
+    cases = sorted(p for p in (SHARED / "audio" / "dev").iterdir() if p.is_dir())
+    runs = {"dsp": ("dsp", Mode.FOREGROUND), "fg/bg": ("neural", Mode.FOREGROUND),
+            "vocals": ("neural", Mode.VOCALS)}  # fmt: skip
+    scores, speed = {}, {}
+    for label, (engine, mode) in runs.items():
+        audio_s = wall_s = 0.0
+        for case in cases:
+            started = time.perf_counter()
+            separate(engine, case / "mixture.flac", workdir / label / case.name, mode)
+            wall_s += time.perf_counter() - started
+            audio_s += probe(case / "mixture.flac").duration_s
+        scores[label] = score(workdir / label)
+        speed[label] = audio_s / wall_s
+    print("| case | DSP fg | DSP bg | neural fg | neural bg | vocals-first fg | vocals-first bg |")
+    print("|---|---|---|---|---|---|---|")
+    for case in cases:
+        cells = " | ".join(f"{v:+.2f}" for label in runs for v in scores[label][case.name])
+        print(f"| {case.name} | {cells} |")
+    means = " | ".join(
+        f"**{np.mean([s[i] for s in scores[label].values()]):+.2f}**"
+        for label in runs
+        for i in (0, 1)
     )
-    results = json.loads(scored.stdout)["results"]
-    print("| case | fg SI-SDR | fg SI-SDRi | bg SI-SDR | bg SI-SDRi |")
-    print("|---|---|---|---|---|")
-    fg_i, bg_i = [], []
-    for r in results:
-        fg, bg = r["stems"]["foreground"], r["stems"]["background"]
-        fg_i.append(fg["si_sdri_db"])
-        bg_i.append(bg["si_sdri_db"])
-        print(
-            f"| {r['case']} | {fg['si_sdr_db']:+.2f} | {fg['si_sdri_db']:+.2f} | "
-            f"{bg['si_sdr_db']:+.2f} | {bg['si_sdri_db']:+.2f} |"
-        )
-    print(f"| **mean** | | **{np.mean(fg_i):+.2f}** | | **{np.mean(bg_i):+.2f}** |")
+    print(f"| **mean** | {means} |")
+    lowest = min(fg for fg, _ in scores["fg/bg"].values())
+    print(f"\nlowest neural foreground SI-SDRi: {lowest:+.2f} dB")
     print(
-        f"\ndev suite speed: {audio_s:.0f} s of audio in {wall_s:.2f} s = "
-        f"{audio_s / wall_s:.1f}x real time (one core)"
+        "dev suite speed (one core, model loading per file included): "
+        + ", ".join(f"{label} {rtf:.1f}x" for label, rtf in speed.items())
     )
-    return float(np.mean(fg_i)), float(np.mean(bg_i))
 
 
 def synthetic_song(path: Path, minutes: float) -> None:
@@ -109,41 +123,64 @@ def synthetic_song(path: Path, minutes: float) -> None:
             i += 1
 
 
-def peak_memory_mb(source: Path, out_dir: Path) -> float:
-    """Max RSS (MB) of ``manage.py separate`` splitting ``source``, as a child process.
+def in_child(engine: str, source: Path, out_dir: Path, threads: int = 1) -> dict[str, float]:
+    """Run one separation in a fresh process: {"wall_s", "peak_rss_mb"} (loading included).
 
-    RUSAGE_CHILDREN reports the largest child so far; the scorer's children only ever load
-    20 s files, far below the separating process.
+    One thread runs pinned to one core; more threads get ``STEMWEB_ENGINE_THREADS`` and every
+    core this process may use.
     """
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "separate", str(source), "--out", str(out_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **ONE_CORE},
-    )
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    env = {**os.environ, **ONE_CORE, "STEMWEB_ENGINE_THREADS": str(threads)}
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", engine, str(source), str(out_dir)],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child(engine: str, source: Path, out_dir: Path) -> None:
+    started = time.perf_counter()
+    separate(engine, source, out_dir)
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall_s": wall, "peak_rss_mb": peak}))
+
+
+def long_files(workdir: Path) -> None:
+    print("| file | engine | threads | wall time | real-time factor | peak RSS |")
+    print("|---|---|---|---|---|---|")
+    runs = [(3, "dsp", 1), (3, "neural", 1), (3, "neural", 2), (10, "dsp", 1), (10, "neural", 1)]
+    for minutes, engine, threads in runs:
+        song = workdir / f"song_{minutes}min.wav"
+        if not song.exists():
+            synthetic_song(song, minutes)
+        got = in_child(engine, song, workdir / f"{engine}_{minutes}_{threads}", threads)
+        print(
+            f"| {minutes} min | {engine} | {threads} | {got['wall_s']:.1f} s | "
+            f"{minutes * 60 / got['wall_s']:.1f}x | {got['peak_rss_mb']:.0f} MB |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-long", action="store_true", help="skip the 3- and 10-minute runs")
+    parser.add_argument("--child", nargs=3, metavar=("ENGINE", "SOURCE", "OUT"), help="internal")
     args = parser.parse_args()
-    pin_to_one_core()
+    if not args.child or os.environ.get("STEMWEB_ENGINE_THREADS", "1") == "1":
+        pin_to_one_core()
+    elif hasattr(os, "sched_setaffinity"):  # a multi-thread child: undo the parent's pinning
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    if args.child:
+        engine, source, out = args.child
+        child(engine, Path(source), Path(out))
+        return
     with tempfile.TemporaryDirectory(prefix="stemweb-bench-") as tmp:
         workdir = Path(tmp)
-        print("## Local engine on ../shared/audio/dev (SI-SDR in dB)\n")
+        print("## Quality on ../shared/audio/dev (SI-SDRi in dB)\n")
         quality(workdir / "dev")
         if args.skip_long:
             return
-        print("\n## Long files (44.1 kHz stereo, one core)\n")
-        for minutes in (3, 10):
-            song = workdir / f"song_{minutes}min.wav"
-            synthetic_song(song, minutes)
-            seconds, wall = separate_timed(song, workdir / f"out_{minutes}")
-            print(f"{minutes:>2} min: separated in {wall:.1f} s = {seconds / wall:.1f}x real time")
-        peak = peak_memory_mb(workdir / "song_10min.wav", workdir / "mem")
-        print(f"10 min: peak memory of `manage.py separate` (max RSS) {peak:.0f} MB")
+        print("\n## Long files (44.1 kHz stereo, one core, fresh process each)\n")
+        long_files(workdir)
 
 
 if __name__ == "__main__":
