@@ -27,17 +27,13 @@ overlap by ``crossfade_s`` and are cross-faded, so memory stays bounded whatever
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import ShortTimeFFT
 from scipy.signal.windows import hann
-
-from audio.probe import AudioInfo, read_blocks
 
 EPS = 1e-10
 
@@ -243,42 +239,17 @@ def separate_stream(
         yield fg, bg
 
 
-# float -> 24-bit PCM: the largest positive value that does not wrap around.
-_PCM24_MAX = 1.0 - 2.0**-23
+class DspEngine:
+    """The baseline behind the neural engine's streaming interface, so that
+    ``audio.engine.separator.separate_file`` writes its stems exactly as a job's. One stem set
+    only: ``mode`` is ignored."""
 
-
-def separate_file(
-    source: Path,
-    info: AudioInfo,
-    out_dir: Path,
-    stem_names: Sequence[str] = ("foreground", "background"),
-    on_progress: Callable[[float], None] | None = None,
-) -> list[Path]:
-    """Split ``source`` into two FLAC stems (24-bit, the source's rate and channels).
-
-    Streams: holds one engine segment in memory, whatever the duration.
-
-    Args:
-        stem_names: file names for the foreground and the background estimate, in that order.
-        on_progress: called with the fraction (0..1) done after each segment.
-    Returns:
-        The two paths written: ``out_dir/<name>.flac`` for each name.
-    """
-    fg_name, bg_name = stem_names
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{fg_name}.flac", out_dir / f"{bg_name}.flac"]
-
-    def on_frames(done: int) -> None:
-        if on_progress:
-            on_progress(done / info.frames)
-
-    opts = {"samplerate": info.sample_rate, "channels": info.channels, "subtype": "PCM_24"}
-    with (
-        sf.SoundFile(paths[0], "w", **opts) as fg_out,
-        sf.SoundFile(paths[1], "w", **opts) as bg_out,
-    ):
-        blocks = read_blocks(source, info)
-        for fg, bg in separate_stream(blocks, info.sample_rate, on_frames=on_frames):
-            fg_out.write(np.clip(fg, -1.0, _PCM24_MAX))
-            bg_out.write(np.clip(bg, -1.0, _PCM24_MAX))
-    return paths
+    def stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        sample_rate: int,
+        mode: object,
+        *,
+        on_frames: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return separate_stream(blocks, sample_rate, on_frames=on_frames)

@@ -56,11 +56,8 @@ def pin_to_one_core() -> None:
 
 def separate(engine: str, source: Path, out_dir: Path, mode: Mode = Mode.FOREGROUND) -> None:
     """Split ``source`` the way a job does: decode, separate, write two FLAC stems."""
-    info = probe(source)
-    if engine == "dsp":
-        dsp_baseline.separate_file(source, info, out_dir)
-        return
-    separate_file(load_engine(), source, info, out_dir, mode=mode)
+    chosen = dsp_baseline.DspEngine() if engine == "dsp" else load_engine()
+    separate_file(chosen, source, probe(source), out_dir, mode=mode)
 
 
 def score(estimates: Path) -> dict[str, tuple[float, float]]:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import soundfile as sf
@@ -239,8 +240,21 @@ class Engine:
 _PCM24_MAX = 1.0 - 2.0**-23
 
 
+class Separator(Protocol):
+    """What :func:`separate_file` needs of an engine: :meth:`Engine.stream`'s signature."""
+
+    def stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        sample_rate: int,
+        mode: Mode,
+        *,
+        on_frames: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
+
+
 def separate_file(
-    engine: Engine,
+    engine: Separator,
     source: Path,
     info: AudioInfo,
     out_dir: Path,
