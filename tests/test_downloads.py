@@ -13,9 +13,11 @@ import pytest
 import soundfile as sf
 from django.urls import reverse
 
+from audio.engine.modelfiles import SPLEETER_ONNX_SHA256
 from jobs.models import CustomMix, Rendition, StemSet
+from jobs.tasks import run_job
 from tests.conftest import work_due
-from tests.factories import make_finished_job
+from tests.factories import make_finished_job, make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -208,3 +210,19 @@ def test_deleting_a_project_removes_every_file_it_made(client, user, job, _media
     client.post(reverse("projects_bulk"), {"action": "delete", "projects": [job.project.public_id]})
     assert not Project.objects.exists()
     assert stored_files(_media_root) == []
+
+
+def test_a_local_jobs_zip_names_the_engine_and_its_models(client, user, mixture):
+    local = make_job(user, mixture)
+    run_job(str(local.pk))
+    local.refresh_from_db()
+    client.force_login(user)
+    response = client.get(reverse("job_zip", args=[local.pk, "flac"]))
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(_body(response)))
+    manifest_name = next(n for n in archive.namelist() if n.endswith("manifest.json"))
+    provenance = json.loads(archive.read(manifest_name))["provenance"]
+    assert provenance == local.provenance and provenance["engine"] == "stemweb-local"
+    models = {m["name"]: m for m in provenance["models"]}
+    assert models["Spleeter 2stems (ONNX, converted)"]["sha256"] == SPLEETER_ONNX_SHA256
+    assert models["DeepFilterNet3 (ONNX archive)"]["licence"] == "MIT OR Apache-2.0"
