@@ -20,12 +20,17 @@ RUN apt-get update \
 WORKDIR /app
 # Dependencies only: the code runs from /app, where settings find templates/ and static/.
 COPY pyproject.toml README.md ./
-RUN mkdir stemweb audio accounts jobs && pip install . && pip uninstall -y stemweb
+RUN mkdir stemweb audio accounts library providers jobs downloads webhooks sandbox \
+    && pip install . && pip uninstall -y stemweb
 COPY manage.py ./
 COPY stemweb ./stemweb
 COPY audio ./audio
 COPY accounts ./accounts
+COPY library ./library
+COPY providers ./providers
 COPY jobs ./jobs
+COPY downloads ./downloads
+COPY webhooks ./webhooks
 COPY templates ./templates
 COPY static ./static
 COPY docker/entrypoint.sh /usr/local/bin/stemweb-entrypoint

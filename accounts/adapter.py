@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.db import transaction
+from django.forms import BaseForm
+from django.http import HttpRequest
 
+from accounts.models import User
 from accounts.services import team_ensure_personal
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    def save_user(self, request, user, form, commit=True):  # type: ignore[no-untyped-def]
+    def save_user(
+        self, request: HttpRequest, user: User, form: BaseForm, commit: bool = True
+    ) -> User:
         with transaction.atomic():
             user = super().save_user(request, user, form, commit=commit)
             if commit:

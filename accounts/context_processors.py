@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from accounts.access import AuthenticatedHttpRequest
 from accounts.services import team_current
 
 
@@ -13,4 +16,5 @@ def current_team(request: HttpRequest) -> dict[str, object]:
     (the header does; htmx fragments do not, so polling adds no query)."""
     if not request.user.is_authenticated:
         return {}
-    return {"current_team": SimpleLazyObject(lambda: team_current(request=request).team)}
+    signed_in = cast(AuthenticatedHttpRequest, request)  # checked just above
+    return {"current_team": SimpleLazyObject(lambda: team_current(request=signed_in).team)}

@@ -9,6 +9,8 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from stemweb.lib.secretbox import decrypt, encrypt
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -35,13 +37,16 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A person. Logs in with ``email``; there is no username."""
 
+    # Removes AbstractUser's field; django-stubs types ``username`` as a CharField only.
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()  # type: ignore[assignment]
+    # django-stubs types AbstractUser.objects as contrib.auth's username-based UserManager;
+    # this email-only manager derives from BaseUserManager instead.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email
@@ -82,14 +87,10 @@ class Team(models.Model):
 
     @property
     def webhook_secret(self) -> str:
-        from stemweb.lib.secretbox import decrypt
-
         return decrypt(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
 
     @webhook_secret.setter
     def webhook_secret(self, value: str) -> None:
-        from stemweb.lib.secretbox import encrypt
-
         self.webhook_secret_encrypted = encrypt(value) if value else ""
 
 
@@ -174,6 +175,4 @@ class ProviderKey(models.Model):
 
     def reveal(self) -> str:
         """The plain key, for the worker that calls the provider. Never render it."""
-        from stemweb.lib.secretbox import decrypt
-
         return decrypt(self.key_encrypted)

@@ -7,6 +7,7 @@ has an owner, invitations are single-use and expire, keys are stored encrypted.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core import signing
@@ -18,6 +19,9 @@ from django.utils import timezone
 
 from accounts.models import Invitation, Membership, ProviderKey, Team, User
 from stemweb.lib.secretbox import encrypt
+
+if TYPE_CHECKING:
+    from accounts.access import AuthenticatedHttpRequest
 
 CURRENT_TEAM_SESSION_KEY = "stemweb_team"
 INVITATION_SALT = "stemweb.invitation"
@@ -35,7 +39,7 @@ def team_ensure_personal(*, user: User) -> Team:
     return team
 
 
-def team_current(*, request: HttpRequest) -> Membership:
+def team_current(*, request: AuthenticatedHttpRequest) -> Membership:
     """The membership of the team the user is working in (kept in the session).
 
     Falls back to the personal team (or any team), so a user always has one, including
@@ -45,11 +49,12 @@ def team_current(*, request: HttpRequest) -> Membership:
     cached = getattr(request, "_stemweb_membership", None)
     if cached is not None and cached.user_id == request.user.pk:
         return cached
+    # a per-request cache: an ad-hoc attribute that HttpRequest (and its stub) does not declare
     request._stemweb_membership = membership = _team_current(request)  # type: ignore[attr-defined]
     return membership
 
 
-def _team_current(request: HttpRequest) -> Membership:
+def _team_current(request: AuthenticatedHttpRequest) -> Membership:
     user = request.user
     memberships = Membership.objects.select_related("team").filter(user=user)
     wanted = request.session.get(CURRENT_TEAM_SESSION_KEY)

@@ -7,10 +7,7 @@ urlpatterns = [
     path("teams/<uuid:team_id>/switch/", views.team_switch, name="team_switch"),
     path("team/settings/", views.team_settings, name="team_settings"),
     path("team/rename/", views.team_rename, name="team_rename"),
-    path("team/webhook/", views.team_webhook, name="team_webhook"),
     path("team/quota/", views.team_quota, name="team_quota"),
-    path("team/keys/", views.provider_key_set, name="provider_key_set"),
-    path("team/keys/<str:provider>/delete/", views.provider_key_delete, name="provider_key_delete"),
     path("team/invitations/", views.invitation_create, name="invitation_create"),
     path(
         "team/invitations/<uuid:invitation_id>/revoke/",
@@ -21,7 +18,5 @@ urlpatterns = [
     path("team/members/<uuid:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("team/members/<uuid:membership_id>/transfer/", views.team_transfer, name="team_transfer"),
     path("team/leave/", views.team_leave, name="team_leave"),
-    path("team/delete/", views.team_delete, name="team_delete"),
-    path("team/usage/", views.team_usage_page, name="team_usage"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -20,16 +20,19 @@ import argparse
 import statistics
 import time
 
-from common import throwaway_database
+from common import throwaway_database  # sets Django up: import it before any model
+
+# isort: split
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import Membership, User
+from accounts.services import team_ensure_personal
+from jobs.models import SeparationJob
+from library.models import Folder, Project
+
 
 def fill(projects: int, folders: int):  # type: ignore[no-untyped-def]
-    from accounts.models import Membership, User
-    from accounts.services import team_ensure_personal
-    from jobs.models import Folder, Project, SeparationJob
-
     user = User.objects.create_user(email="bench@example.com", password=None)
     team = team_ensure_personal(user=user)
     Membership.objects.filter(user=user).update(role="owner")

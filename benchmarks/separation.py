@@ -46,7 +46,7 @@ from audio.engine.fusion import Mode  # noqa: E402
 from audio.engine.separator import separate_file  # noqa: E402
 from audio.probe import probe  # noqa: E402
 from benchmarks import dsp_baseline  # noqa: E402
-from jobs.providers.local import load_engine  # noqa: E402
+from providers.local.client import load_engine  # noqa: E402
 
 
 def pin_to_one_core() -> None:

@@ -19,10 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from common import throwaway_database
+from common import throwaway_database  # sets Django up: import it before any model
+
+# isort: split
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+
+from accounts.models import Membership, User
+from accounts.services import team_ensure_personal
+from jobs.models import SeparationJob, Stem
+from library.models import Project
 
 
 def rss_mb() -> float:
@@ -53,10 +60,6 @@ def main() -> None:
                 "OPTIONS": {"location": media},
             },
         }
-        from accounts.models import Membership, User
-        from accounts.services import team_ensure_personal
-        from jobs.models import Project, SeparationJob, Stem
-
         user = User.objects.create_user(email="zip@example.com", password=None)
         team = team_ensure_personal(user=user)
         Membership.objects.filter(user=user).update(role="owner")

@@ -7,22 +7,17 @@ Actions write an ``AuditEntry`` through the services (who, when, what, why). App
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.db.models import F
-from django.http import HttpRequest
+from django.db.models import F, QuerySet
+from django.http import HttpRequest, HttpResponse
 
-from jobs.models import (
-    AuditEntry,
-    Folder,
-    JobEvent,
-    Project,
-    SeparationJob,
-    StemSet,
-    WebhookDelivery,
-)
-from jobs.providers import PROVIDERS
+from accounts.access import AuthenticatedHttpRequest
+from jobs.models import AuditEntry, JobEvent, SeparationJob
 from jobs.services import (
     JobRequestError,
     job_approve,
@@ -32,6 +27,8 @@ from jobs.services import (
     job_rerun,
     job_retry,
 )
+from providers.registry import provider_choices
+from providers.stemsets import StemSet
 
 
 class JobActionForm(ActionForm):
@@ -41,7 +38,7 @@ class JobActionForm(ActionForm):
     provider = forms.ChoiceField(
         required=False,
         label="Re-run with",
-        choices=[("", "---")] + [(k, c.label) for k, c in PROVIDERS.items()],
+        choices=[("", "---"), *provider_choices()],
     )
     stem_set = forms.ChoiceField(
         required=False, label="Stems", choices=[("", "same"), *StemSet.choices]
@@ -76,7 +73,7 @@ class SeparationJobAdmin(admin.ModelAdmin):
     exclude = ["callback_token"]
     change_form_template = "admin/jobs/separationjob/change_form.html"
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SeparationJob]:
         return super().get_queryset(request).annotate(wall=F("finished") - F("started"))
 
     @admin.display(description="team", ordering="project__team__name")
@@ -90,12 +87,13 @@ class SeparationJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="wall time", ordering="wall")
     def wall_time(self, job: SeparationJob) -> str:
-        return f"{job.wall.total_seconds():.0f} s" if getattr(job, "wall", None) else "—"
+        wall = getattr(job, "wall", None)  # annotated by get_queryset
+        return f"{wall.total_seconds():.0f} s" if wall else "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: SeparationJob | None = None) -> bool:
         return False  # read-only: staff act through the actions
 
     def has_review_permission(self, request: HttpRequest) -> bool:
@@ -104,8 +102,18 @@ class SeparationJobAdmin(admin.ModelAdmin):
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("jobs.operate_separationjob")
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
-        job = SeparationJob.objects.select_related("project__team").filter(pk=object_id).first()
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        job = (  # None on the add page, as filter(pk=None) would find
+            SeparationJob.objects.select_related("project__team").filter(pk=object_id).first()
+            if object_id is not None
+            else None
+        )
         if job is not None:
             extra_context = {
                 **(extra_context or {}),
@@ -118,7 +126,13 @@ class SeparationJobAdmin(admin.ModelAdmin):
             }
         return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def _each(self, request, queryset, act, done: str) -> None:  # type: ignore[no-untyped-def]
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[SeparationJob],
+        act: Callable[[SeparationJob], object],
+        done: str,
+    ) -> None:
         count = 0
         for job in queryset.select_related("project__team"):
             try:
@@ -127,11 +141,11 @@ class SeparationJobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{job}: {exc}", messages.ERROR)
         self.message_user(request, f"{done}: {count} of {queryset.count()} job(s).")
 
-    def _reason(self, request) -> str:  # type: ignore[no-untyped-def]
+    def _reason(self, request: HttpRequest) -> str:
         return request.POST.get("reason", "").strip()
 
     @admin.action(description="Approve the stems", permissions=["review"])
-    def approve(self, request, queryset):  # type: ignore[no-untyped-def]
+    def approve(self, request: AuthenticatedHttpRequest, queryset: QuerySet[SeparationJob]) -> None:
         self._each(
             request,
             queryset,
@@ -140,7 +154,7 @@ class SeparationJobAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Flag the stems (give a reason)", permissions=["review"])
-    def flag(self, request, queryset):  # type: ignore[no-untyped-def]
+    def flag(self, request: AuthenticatedHttpRequest, queryset: QuerySet[SeparationJob]) -> None:
         self._each(
             request,
             queryset,
@@ -151,7 +165,7 @@ class SeparationJobAdmin(admin.ModelAdmin):
     @admin.action(
         description="Retry (resumes the provider task when there is one)", permissions=["operate"]
     )
-    def retry(self, request, queryset):  # type: ignore[no-untyped-def]
+    def retry(self, request: AuthenticatedHttpRequest, queryset: QuerySet[SeparationJob]) -> None:
         self._each(
             request,
             queryset,
@@ -160,7 +174,7 @@ class SeparationJobAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Cancel", permissions=["operate"])
-    def cancel(self, request, queryset):  # type: ignore[no-untyped-def]
+    def cancel(self, request: AuthenticatedHttpRequest, queryset: QuerySet[SeparationJob]) -> None:
         self._each(
             request,
             queryset,
@@ -169,7 +183,7 @@ class SeparationJobAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Re-run on the chosen provider", permissions=["operate"])
-    def rerun(self, request, queryset):  # type: ignore[no-untyped-def]
+    def rerun(self, request: AuthenticatedHttpRequest, queryset: QuerySet[SeparationJob]) -> None:
         provider = request.POST.get("provider", "")
         if not provider:
             self.message_user(request, "Choose the provider to re-run with.", messages.ERROR)
@@ -188,7 +202,9 @@ class SeparationJobAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Delete the stems (files too)", permissions=["operate"])
-    def delete_stems(self, request, queryset):  # type: ignore[no-untyped-def]
+    def delete_stems(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[SeparationJob]
+    ) -> None:
         self._each(
             request,
             queryset,
@@ -210,62 +226,5 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
-
-@admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
-    list_display = [
-        "name",
-        "team",
-        "folder",
-        "container",
-        "duration_s",
-        "sample_rate",
-        "created_by",
-        "created",
-    ]
-    list_filter = ["container", "created", "team"]
-    search_fields = ["name", "original_filename", "sha256", "team__name", "created_by__email"]
-    list_select_related = ["team", "folder", "created_by"]
-    date_hierarchy = "created"
-    readonly_fields = [
-        "public_id",
-        "sha256",
-        "size_bytes",
-        "duration_s",
-        "sample_rate",
-        "channels",
-        "container",
-        "codec",
-        "source",
-    ]
-
-
-@admin.register(Folder)
-class FolderAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "parent", "camb_folder_id", "created"]
-    search_fields = ["name", "team__name"]
-    list_select_related = ["team", "parent"]
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = [
-        "created",
-        "team",
-        "job",
-        "attempt",
-        "outcome",
-        "status_code",
-        "duration_ms",
-        "url",
-    ]
-    list_filter = ["outcome", "created"]
-    search_fields = ["team__name", "url", "message_id", "job__project__name"]
-    list_select_related = ["team", "job__project"]
-    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
         return False

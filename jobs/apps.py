@@ -6,4 +6,5 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from jobs import checks  # noqa: F401  (registers the system checks)
+        # Django's way to register system checks once the app registry is ready.
+        from jobs import checks  # noqa: F401

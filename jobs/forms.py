@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
 from audio.probe import ACCEPTED_LABEL, AudioError, AudioInfo, probe, require_duration
-from jobs.models import StemSet
-from jobs.providers import configured_providers
+from jobs.selectors import configured_providers
+from providers.stemsets import StemSet
+
+if TYPE_CHECKING:
+    from accounts.models import Team
+    from providers.base import Provider
 
 ACCEPT_ATTR = ".wav,.flac,.mp3,.m4a,.aac,.ogg,audio/*"
 
@@ -54,17 +60,23 @@ class UploadForm(forms.Form):
         "description",
     ]
 
-    def __init__(self, *args: object, team=None, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, team: Team | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.providers = configured_providers(team)
-        self.fields["provider"].choices = [(p.key, p.label) for p in self.providers]
-        self.fields["provider"].initial = self.providers[0].key if self.providers else None
+        provider_field = self.fields["provider"]
+        stem_set_field = self.fields["stem_set"]
+        assert isinstance(provider_field, forms.ChoiceField)  # both declared above
+        assert isinstance(stem_set_field, forms.ChoiceField)
+        provider_field.choices = [(p.key, p.label) for p in self.providers]
+        provider_field.initial = self.providers[0].key if self.providers else None
         offered = {s for p in self.providers for s in p.stem_sets}
-        self.fields["stem_set"].choices = [(s.value, s.label) for s in StemSet if s in offered]
-        self.fields["stem_set"].initial = StemSet.FOREGROUND_BACKGROUND.value
+        stem_set_field.choices = [(s.value, s.label) for s in StemSet if s in offered]
+        stem_set_field.initial = StemSet.FOREGROUND_BACKGROUND.value
         self.audio_info: AudioInfo | None = None
+        # Set by clean(); the form's ``provider`` field keeps its name for the form data.
+        self.selected_provider: Provider | None = None
 
-    def clean_file(self):  # type: ignore[no-untyped-def]
+    def clean_file(self) -> UploadedFile | None:
         upload = self.cleaned_data["file"]
         if upload is None:
             return None  # clean() decides whether this provider needs one
@@ -89,8 +101,9 @@ class UploadForm(forms.Form):
         self.audio_info = info
         return upload
 
-    def clean(self):  # type: ignore[no-untyped-def]
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # BaseForm.clean returns cleaned_data
         provider = next((p for p in self.providers if p.key == cleaned.get("provider")), None)
         stem_set = cleaned.get("stem_set")
         if provider and stem_set and stem_set not in provider.stem_sets:
@@ -104,7 +117,7 @@ class UploadForm(forms.Form):
             for field in ("platform_task_id", "platform_audio_id"):
                 if not cleaned.get(field, "").strip():
                     self.add_error(field, f"{provider.label} needs the track's taskId and audioId.")
-        self.provider = provider
+        self.selected_provider = provider
         return cleaned
 
     def project_name(self) -> str:

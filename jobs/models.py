@@ -1,4 +1,4 @@
-"""Projects (a stored mixture in a team's folder), separation jobs and their stems.
+"""Separation jobs, their stems, the provider traffic they caused, and staff actions on them.
 
 The database is the source of truth for a job's status; RQ only carries work to the workers.
 Objects are addressed in URLs by random UUIDs, and looked up through ``for_user`` managers.
@@ -9,164 +9,18 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Team
-from audio.probe import AudioInfo, reader_for
+from library.models import Project, project_storage_prefix
+from providers.registry import provider_label
+from providers.stemsets import STEM_NAMES, StemSet
 
-
-class StemSet(models.TextChoices):
-    """What a user asks for. Values are stored on jobs; labels are shown on forms."""
-
-    FOREGROUND_BACKGROUND = "foreground_background", "Foreground / background"
-    VOCALS_INSTRUMENTAL = "vocals_instrumental", "Vocals / instrumental"
-    MULTI = "multi", "Many instruments (6 stems)"
-    MULTI_12 = "multi_12", "Many instruments (12 stems)"
-    DRY_REVERB = "dry_reverb", "Dry / reverb"
-
-    @property
-    def stem_names(self) -> tuple[str, ...]:
-        return STEM_NAMES[self]
-
-
-STEM_NAMES: dict[str, tuple[str, ...]] = {
-    StemSet.FOREGROUND_BACKGROUND: ("foreground", "background"),
-    StemSet.VOCALS_INSTRUMENTAL: ("vocals", "instrumental"),
-    StemSet.MULTI: ("vocals", "drums", "bass", "guitar", "piano", "other"),
-    # Suno-style split_stem, in the order of ../shared/specs/PROVIDERS.md
-    StemSet.MULTI_12: (
-        "vocals",
-        "backing_vocals",
-        "drums",
-        "bass",
-        "guitar",
-        "keyboard",
-        "percussion",
-        "strings",
-        "synth",
-        "fx",
-        "brass",
-        "woodwinds",
-    ),
-    StemSet.DRY_REVERB: ("dry", "reverb"),
-}
-
-
-class FolderQuerySet(models.QuerySet["Folder"]):
-    def for_user(self, user: settings.AUTH_USER_MODEL) -> FolderQuerySet:  # type: ignore[valid-type]
-        """Folders of every team the user belongs to."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(team__memberships__user=user)
-
-
-class Folder(models.Model):
-    """A folder in a team's project tree; ``parent`` nests it. Names are unique among siblings."""
-
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    team = models.ForeignKey(Team, models.CASCADE, related_name="folders")
-    parent = models.ForeignKey(
-        "self", models.CASCADE, null=True, blank=True, related_name="children"
-    )
-    name = models.CharField(max_length=255)
-    created = models.DateTimeField(auto_now_add=True)
-    camb_folder_id = models.IntegerField(null=True, blank=True)  # sent as folder_id to CAMB.AI
-
-    objects = FolderQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["team", "parent", "name"], name="unique_folder_name_in_parent"
-            ),
-            models.UniqueConstraint(
-                fields=["team", "name"],
-                condition=models.Q(parent__isnull=True),
-                name="unique_folder_name_at_root",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ProjectQuerySet(models.QuerySet["Project"]):
-    def for_user(self, user: settings.AUTH_USER_MODEL) -> ProjectQuerySet:  # type: ignore[valid-type]
-        """Projects of every team the user belongs to."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(team__memberships__user=user)
-
-
-def source_upload_to(project: Project, filename: str) -> str:
-    extension = filename.rsplit(".", 1)[-1].lower()
-    return f"teams/{project.team.public_id}/projects/{project.public_id}/source.{extension}"
-
-
-class Project(models.Model):
-    """One mixture and what is known about its audio.
-
-    Most projects are uploads. A Suno-style project instead names a track already on that
-    platform (``platform_task_id`` + ``platform_audio_id``); its source file and audio facts
-    are filled in from the provider's ``origin_url`` once a job succeeds.
-    """
-
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    team = models.ForeignKey(Team, models.CASCADE, related_name="projects")
-    folder = models.ForeignKey(
-        Folder, models.SET_NULL, null=True, blank=True, related_name="projects"
-    )
-    name = models.CharField(max_length=255)
-    description = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="projects"
-    )
-    created = models.DateTimeField(auto_now_add=True)
-
-    source = models.FileField(upload_to=source_upload_to, max_length=255, blank=True)
-    original_filename = models.CharField(max_length=255, blank=True)
-    container = models.CharField(max_length=16, blank=True)  # "WAV", "FLAC", "MP3", "M4A", ...
-    codec = models.CharField(max_length=32, blank=True)
-    duration_s = models.FloatField(null=True, blank=True)
-    sample_rate = models.PositiveIntegerField(null=True, blank=True)  # Hz
-    channels = models.PositiveSmallIntegerField(null=True, blank=True)
-    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
-    platform_task_id = models.CharField(max_length=255, blank=True)  # Suno-style source track
-    platform_audio_id = models.CharField(max_length=255, blank=True)
-
-    objects = ProjectQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created"]
-        indexes = [models.Index(fields=["team", "-created"])]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def is_platform_track(self) -> bool:
-        return bool(self.platform_task_id)
-
-    @property
-    def frames(self) -> int:
-        return round(self.duration_s * self.sample_rate)
-
-    def audio_info(self) -> AudioInfo:
-        """How to decode the stored source, from what ``probe`` found at upload."""
-        return AudioInfo(
-            container=self.container,
-            codec=self.codec,
-            extension=self.source.name.rsplit(".", 1)[-1],
-            sample_rate=self.sample_rate,
-            channels=self.channels,
-            frames=self.frames,
-            reader=reader_for(self.container),
-        )
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 def new_token() -> str:
@@ -174,7 +28,7 @@ def new_token() -> str:
 
 
 class JobQuerySet(models.QuerySet["SeparationJob"]):
-    def for_user(self, user: settings.AUTH_USER_MODEL) -> JobQuerySet:  # type: ignore[valid-type]
+    def for_user(self, user: User) -> JobQuerySet:
         """Jobs on projects of every team the user belongs to."""
         if not user.is_authenticated:
             return self.none()
@@ -277,10 +131,7 @@ class SeparationJob(models.Model):
 
     @property
     def provider_label(self) -> str:
-        from jobs.providers import PROVIDERS  # the registry imports this module
-
-        provider = PROVIDERS.get(self.provider)
-        return provider.label if provider else self.provider
+        return provider_label(self.provider)
 
     @property
     def elapsed(self) -> timedelta | None:
@@ -299,6 +150,20 @@ class SeparationJob(models.Model):
         if updated:
             self.refresh_from_db()
         return bool(updated)
+
+    def save_provider_state(self, **values: Any) -> None:
+        """Merge ``values`` into ``provider_state`` (what a provider keeps between polls)."""
+        self.provider_state = {**self.provider_state, **values}
+        SeparationJob.objects.filter(pk=self.pk).update(provider_state=self.provider_state)
+
+    def record_provenance(self, provenance: dict[str, Any]) -> None:
+        """Store what produced the stems (engine version, models and their sha256)."""
+        self.provenance = provenance
+        SeparationJob.objects.filter(pk=self.pk).update(provenance=provenance)
+
+    def record_event(self, **fields: Any) -> None:
+        """Store one provider request or callback (``JobEvent`` fields) for staff to read."""
+        JobEvent.objects.create(job=self, **fields)
 
     def report_progress(self, fraction: float) -> bool:
         """Store progress (0..1) while running. False when the job is no longer running."""
@@ -338,9 +203,13 @@ class JobEvent(models.Model):
         return f"{self.method} {self.url} -> {self.status_code or self.error}"
 
 
+def job_storage_prefix(job: SeparationJob) -> str:
+    """The storage folder holding every file a job made: stems, peaks, renditions, mixes."""
+    return f"{project_storage_prefix(job.project)}/jobs/{job.pk}"
+
+
 def stem_upload_to(stem: Stem, filename: str) -> str:
-    job = stem.job
-    return f"teams/{job.project.team.public_id}/jobs/{job.pk}/{filename}"
+    return f"{job_storage_prefix(stem.job)}/{filename}"
 
 
 class Stem(models.Model):
@@ -366,101 +235,6 @@ class Stem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job.project.name}: {self.name}"
-
-
-class WebhookDelivery(models.Model):
-    """One attempt to POST a finished job to its team's webhook (Suno-style payload)."""
-
-    class Outcome(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        DELIVERED = "delivered", "Delivered"
-        RETRYING = "retrying", "Will retry"
-        FAILED = "failed", "Failed"
-
-    team = models.ForeignKey(Team, models.CASCADE, related_name="webhook_deliveries")
-    job = models.ForeignKey(SeparationJob, models.CASCADE, related_name="webhook_deliveries")
-    message_id = models.CharField(max_length=64)  # webhook-id: the same for every attempt
-    attempt = models.PositiveSmallIntegerField(default=1)
-    url = models.URLField(max_length=500)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    attempted_at = models.DateTimeField(null=True, blank=True)  # when the POST was made
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.url} #{self.attempt}: {self.outcome}"
-
-
-def rendition_upload_to(rendition: Rendition, filename: str) -> str:
-    return stem_upload_to(rendition.stem, filename)
-
-
-class Rendition(models.Model):
-    """A stem converted to a download format, made once by a worker."""
-
-    class Format(models.TextChoices):
-        WAV = "wav", "WAV (PCM 24-bit)"
-        FLAC = "flac", "FLAC"
-        MP3 = "mp3", "MP3 (320 kbit/s)"
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Preparing"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
-
-    stem = models.ForeignKey(Stem, models.CASCADE, related_name="renditions")
-    format = models.CharField(max_length=8, choices=Format.choices)
-    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
-    file = models.FileField(upload_to=rendition_upload_to, max_length=255, blank=True)
-    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["stem", "format"], name="one_rendition_per_format")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.stem} as {self.format}"
-
-
-def mix_upload_to(mix: CustomMix, filename: str) -> str:
-    job = mix.job
-    return f"teams/{job.project.team.public_id}/jobs/{job.pk}/mixes/{mix.public_id}/{filename}"
-
-
-class CustomMix(models.Model):
-    """Chosen stems at chosen gains, rendered by a worker into one file (e.g. a karaoke track)."""
-
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    job = models.ForeignKey(SeparationJob, models.CASCADE, related_name="mixes")
-    name = models.CharField(max_length=100)
-    gains_db = models.JSONField()  # {"vocals": -6.0, "drums": 0.0}; stems left out are silent
-    format = models.CharField(max_length=8, choices=Rendition.Format.choices)
-    state = models.CharField(
-        max_length=8, choices=Rendition.State.choices, default=Rendition.State.PENDING
-    )
-    file = models.FileField(upload_to=mix_upload_to, max_length=255, blank=True)
-    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+"
-    )
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class AuditEntry(models.Model):

@@ -8,11 +8,19 @@ token table, no state to clean up).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
+
+if TYPE_CHECKING:
+    from storages.backends.s3 import S3Storage
+
+    from jobs.models import Stem
+    from library.models import Project
 
 SOURCE_SALT = "stemweb.signed-source"
 STEM_SALT = "stemweb.signed-stem"
@@ -24,11 +32,12 @@ def _absolute(path: str) -> str:
 
 def _presigned(field: FieldFile, ttl_s: int) -> str | None:
     if settings.S3_BUCKET:
-        return default_storage.url(field.name, expire=ttl_s)
+        # settings make the default storage django-storages' S3Storage when S3_BUCKET is set
+        return cast("S3Storage", default_storage).url(field.name, expire=ttl_s)
     return None
 
 
-def source_url(project, ttl_s: int | None = None) -> str:  # type: ignore[no-untyped-def]
+def source_url(project: Project, ttl_s: int | None = None) -> str:
     """An absolute URL that serves ``project``'s source for ``ttl_s`` seconds."""
     ttl_s = ttl_s or settings.STEMWEB_SIGNED_URL_TTL_S
     if presigned := _presigned(project.source, ttl_s):
@@ -37,7 +46,7 @@ def source_url(project, ttl_s: int | None = None) -> str:  # type: ignore[no-unt
     return _absolute(reverse("signed_source", args=[token]))
 
 
-def stem_url(stem, ttl_s: int | None = None) -> str:  # type: ignore[no-untyped-def]
+def stem_url(stem: Stem, ttl_s: int | None = None) -> str:
     """An absolute URL that serves ``stem``'s file for ``ttl_s`` seconds."""
     ttl_s = ttl_s or settings.STEMWEB_SIGNED_URL_TTL_S
     if presigned := _presigned(stem.file, ttl_s):

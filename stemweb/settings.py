@@ -73,8 +73,15 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "accounts",
+    "library",
     "jobs",
+    "downloads",
+    "webhooks",
 ]
+# The providers' sandboxes (`manage.py sandbox`): for development and tests, off in production.
+STEMWEB_SANDBOX = env_bool("STEMWEB_SANDBOX", DEBUG)
+if STEMWEB_SANDBOX:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -211,6 +218,14 @@ RQ = {"COMMIT_MODE": "auto"}
 STEMWEB_MAX_UPLOAD_MB = env_int("STEMWEB_MAX_UPLOAD_MB", 200)
 STEMWEB_MAX_DURATION_S = env_int("STEMWEB_MAX_DURATION_S", 1200)
 STEMWEB_MIN_DURATION_S = env_int("STEMWEB_MIN_DURATION_S", 1)
+# Sections other apps add to the team settings page: dotted paths of functions taking the
+# membership and returning (template, context).
+STEMWEB_TEAM_SETTINGS_SECTIONS = [
+    "jobs.views.keys.settings_section",
+    "webhooks.views.settings_section",
+]
+# Called with job_id= once a job's end is committed (and its stems are not held for review).
+STEMWEB_JOB_ENDED_HOOKS = ["webhooks.delivery.webhook_enqueue"]
 # The local engine: where its converted model files live (`make models` fills it), and how many
 # threads one job may use (workers x threads should match the cores).
 STEMWEB_MODEL_DIR = Path(env_str("STEMWEB_MODEL_DIR") or VAR_DIR / "models")

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from stemweb import embedded_redis
+from stemweb.lib import embedded_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,7 @@ def main() -> int:
     manage = [sys.executable, str(BASE_DIR / "manage.py")]
     sandbox: list[str] | None = None
     if env.get("STEMWEB_SANDBOX", "true").lower() not in {"0", "false", "no", "off"}:
+        env["STEMWEB_SANDBOX"] = "true"  # installs the sandbox app, whatever DEBUG says
         sandbox_port = env.get("STEMWEB_SANDBOX_PORT", "8100")
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
         for key, path in (("CAMB", "/camb/apis"), ("FINEVOICE", "/finevoice"), ("SUNO", "/suno")):

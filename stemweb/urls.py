@@ -9,5 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
+    path("", include("library.urls")),
     path("", include("jobs.urls")),
+    path("", include("downloads.urls")),
+    path("", include("webhooks.urls")),
 ]

@@ -6,17 +6,26 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from rq import Worker
 
 from audio.engine.modelfiles import ModelFilesError, verified
+from jobs import queues
+from jobs.models import SeparationJob
+from jobs.services import job_fail
+
+if TYPE_CHECKING:
+    from resource import struct_rusage
+
+    from rq.job import Job
 
 log = logging.getLogger(__name__)
 
 
 class StemwebWorker(Worker):
-    def bootstrap(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """Check the local engine's model files once, before the first job forks from here.
 
         A problem is logged in words (each job would fail with the same words); a good result
@@ -29,12 +38,12 @@ class StemwebWorker(Worker):
             except ModelFilesError as exc:
                 log.error("local engine unavailable: %s", exc)
 
-    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):  # type: ignore[no-untyped-def]
+    def handle_work_horse_killed(
+        self, job: Job, retpid: int | None, ret_val: int | None, rusage: struct_rusage | None
+    ) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        if job.func_name != "jobs.tasks.run_job" or not job.args:
+        if job.func_name != queues.RUN_JOB or not job.args:
             return
-        from jobs.models import SeparationJob
-        from jobs.services import job_fail
 
         how = f"signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else "exit"
         reason = (

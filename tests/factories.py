@@ -6,8 +6,11 @@ from pathlib import Path
 
 from accounts.models import Membership, User
 from audio.probe import probe
-from jobs.models import Project, SeparationJob, StemSet
-from jobs.services import job_create, project_create
+from jobs.models import SeparationJob
+from jobs.services import job_create
+from library.models import Project
+from library.services import project_create
+from providers.stemsets import StemSet
 
 
 def make_project(user: User, source: Path, name: str = "Song") -> Project:
@@ -41,8 +44,8 @@ def make_finished_job(
 ) -> SeparationJob:
     """A succeeded job whose stems are real audio summing to ``source``, stored and measured the
     way a provider's are (the sandbox's splitter makes them)."""
-    from jobs.sandbox.stems import split
-    from jobs.services import StemFile, _store_stems
+    from jobs.services import StemFile, store_stems
+    from providers.sandboxing.stems import split
 
     job = SeparationJob.objects.create(
         project=project or make_project(user, source, name),
@@ -53,5 +56,5 @@ def make_finished_job(
     )
     names = StemSet(stem_set).stem_names
     paths = split(source, names, workdir)
-    _store_stems(job, [StemFile(n, paths[n]) for n in names], mixture=source)
+    store_stems(job, [StemFile(n, paths[n]) for n in names], mixture=source)
     return SeparationJob.objects.get(pk=job.pk)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from stemweb import embedded_redis
+from stemweb.lib import embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 _tmp = Path(tempfile.mkdtemp(prefix="stemweb-tests-"))

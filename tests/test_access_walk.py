@@ -14,11 +14,13 @@ from django.utils import timezone
 
 from accounts.models import Invitation, Membership, ProviderKey, Team, User
 from accounts.services import provider_key_set
+from downloads.models import CustomMix
 from jobs import signing
-from jobs.models import CustomMix, Folder, JobEvent, Project, SeparationJob, Stem
+from jobs.models import JobEvent, SeparationJob, Stem
 from jobs.tasks import run_job
-from tests.conftest import make_user
+from library.models import Folder, Project
 from tests.factories import make_job
+from tests.fixtures import make_user
 
 pytestmark = pytest.mark.django_db
 # Public by design: allauth's own pages, Django's admin and django-rq's (staff only), provider

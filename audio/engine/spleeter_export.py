@@ -16,6 +16,7 @@ Sources:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -55,7 +56,7 @@ class _GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], output: str, **attrs: Any) -> str:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
@@ -93,7 +94,7 @@ class _GraphBuilder:
         c_in: int,
         c_out: int,
         in_scale: np.ndarray | None = None,
-        **attrs: object,
+        **attrs: Any,
     ) -> str:
         """Keras Conv2D; ``in_scale`` multiplies the input channels (folded into the kernel)."""
         k = attrs["kernel_shape"][0]
@@ -247,7 +248,7 @@ def build_onnx(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
     den = g.node("Add", [total, eps], "mask/denominator")
     g.node("Div", [num, den], "vocals_mask")
 
-    shape = ["B", _N_CHANNELS, BLOCK_FRAMES, BINS]
+    shape: list[str | int] = ["B", _N_CHANNELS, BLOCK_FRAMES, BINS]
     graph = helper.make_graph(
         g.nodes,
         "spleeter_2stems",

@@ -12,13 +12,14 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 __all__ = ["read_checkpoint"]
 
 _TABLE_MAGIC = 0xDB4775248B80FB57  # LevelDB table footer magic
-_DTYPES = {
+_DTYPES: dict[int, np.dtype[Any]] = {
     1: np.dtype("<f4"),
     2: np.dtype("<f8"),
     3: np.dtype("<i4"),

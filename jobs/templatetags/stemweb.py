@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django import template
+
+from jobs.models import SeparationJob
+from providers import registry
 
 register = template.Library()
 
@@ -31,8 +35,6 @@ def percent(value: float) -> str:
 @register.filter
 def status_label(value: str) -> str:
     """A job status value ("timed_out") as its label ("Timed out")."""
-    from jobs.models import SeparationJob
-
     return SeparationJob.Status(value).label
 
 
@@ -45,16 +47,10 @@ def stem_label(name: str) -> str:
 @register.filter
 def provider_label(key: str | None) -> str:
     """A provider key ("camb") as its name ("CAMB.AI"); "" for None."""
-    from jobs.providers import PROVIDERS
-
-    if not key:
-        return ""
-    return PROVIDERS[key].label if key in PROVIDERS else key
+    return registry.provider_label(key) if key else ""
 
 
 @register.filter
 def json_script_safe(value: object) -> str:
     """``value`` as JSON for an HTML attribute (autoescaping quotes it)."""
-    import json
-
     return json.dumps(value, separators=(",", ":"))

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.vary import vary_on_headers
 
-from jobs.models import Rendition, SeparationJob, Stem
-from jobs.serving import serve_stored
-from jobs.views.review import refuse_if_held
+from accounts.access import AuthenticatedHtmxHttpRequest, AuthenticatedHttpRequest
+from jobs.access import job_for_user, stem_for_user
+from jobs.models import SeparationJob
+from jobs.selectors import ab_compare
+from stemweb.lib.serving import serve_stored
 
 
 @login_required
 @vary_on_headers("HX-Request")  # one URL, two renders: the page and its status fragment
-def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = get_object_or_404(
-        SeparationJob.objects.for_user(request.user).select_related("project__team"), pk=job_id
-    )
+def job_detail(request: AuthenticatedHtmxHttpRequest, job_id: str) -> HttpResponse:
+    job = job_for_user(request, job_id)
     context = {"job": job, "project": job.project, **_mixer_context(job)}
     if request.GET.get("part") == "mixes":
         return render(request, "jobs/job_detail.html#job-mixes", context)
@@ -32,15 +32,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def stem_file(request: HttpRequest, stem_id: str) -> HttpResponse:
+def stem_file(request: AuthenticatedHttpRequest, stem_id: str) -> HttpResponseBase:
     """A stem's audio: inline for players, as an attachment with ``?download``."""
-    stem = get_object_or_404(
-        Stem.objects.filter(job__in=SeparationJob.objects.for_user(request.user)).select_related(
-            "job__project__team"
-        ),
-        public_id=stem_id,
-    )
-    refuse_if_held(request, stem.job)
+    stem = stem_for_user(request, stem_id)
     project_slug = slugify(stem.job.project.name) or "project"
     filename = f"{project_slug}-{stem.name}.{stem.format}"
     return serve_stored(
@@ -53,29 +47,12 @@ def _mixer_context(job: SeparationJob) -> dict[str, object]:
     if job.status != SeparationJob.Status.SUCCEEDED:
         return {}
     stems = list(job.stems.all())
-    names = {s.name for s in stems}
-    compare = []
-    others = (
-        SeparationJob.objects.filter(project=job.project, status=SeparationJob.Status.SUCCEEDED)
-        .exclude(pk=job.pk)
-        .prefetch_related("stems")
-    )
-    for other in others:
-        shared = {
-            s.name: reverse("stem_file", args=[s.public_id])
-            for s in other.stems.all()
-            if s.name in names
-        }
-        if shared:
-            when = f"{other.created:%Y-%m-%d %H:%M}"
-            label = f"{other.provider_label}, {other.get_stem_set_display()}, {when}"
-            compare.append({"id": str(other.pk), "label": label, "stems": shared})
+    compare = ab_compare(job, {s.name for s in stems})
     mixes = list(job.mixes.all())
     return {
         "stems": stems,
         "compare": compare,
         "mixes": mixes,
         "mixes_pending": any(m.state == "pending" for m in mixes),
-        "formats": Rendition.Format.choices,
         "duration_s": max((s.duration_s for s in stems), default=0),
     }

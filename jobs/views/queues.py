@@ -3,43 +3,22 @@
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, timedelta
+from datetime import timedelta
 
-import django_rq
-from django.conf import settings
 from django.contrib import admin
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from rq import Worker
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from jobs import queues
+from jobs.access import require_staff
 from jobs.models import SeparationJob
-from jobs.providers import PROVIDERS
-
-
-def _queue_row(name: str) -> dict[str, object]:
-    queue = django_rq.get_queue(name)
-    oldest_age = None
-    first = queue.get_job_ids(0, 0)
-    if first and (job := queue.fetch_job(first[0])) and job.enqueued_at:
-        enqueued = job.enqueued_at
-        if enqueued.tzinfo is None:  # RQ keeps naive UTC
-            enqueued = enqueued.replace(tzinfo=UTC)
-        oldest_age = (timezone.now() - enqueued).total_seconds()
-    return {
-        "name": name,
-        "waiting": queue.count,
-        "running": StartedJobRegistry(queue=queue).count,
-        "failed": FailedJobRegistry(queue=queue).count,
-        "scheduled": ScheduledJobRegistry(queue=queue).count,
-        "workers": len(Worker.all(queue=queue)),
-        "oldest_age_s": oldest_age,
-    }
+from providers.registry import provider_label
 
 
 def queue_health(request: HttpRequest) -> HttpResponse:
+    require_staff(request)
     since = timezone.now() - timedelta(hours=24)
     by_status = dict(
         SeparationJob.objects.filter(created__gte=since)
@@ -57,22 +36,17 @@ def queue_health(request: HttpRequest) -> HttpResponse:
         .order_by("-finished")[:2000]
     )
     for provider, started, ended in finished:
+        assert started is not None and ended is not None  # both filtered on above
         durations.setdefault(provider, []).append((ended - started).total_seconds())
-    slowest = sorted(
-        (
-            {
-                "provider": PROVIDERS[p].label if p in PROVIDERS else p,
-                "median_s": statistics.median(v),
-                "jobs": len(v),
-            }
-            for p, v in durations.items()
-        ),
-        key=lambda row: -row["median_s"],
-    )
+    medians = {p: statistics.median(v) for p, v in durations.items()}
+    slowest = [
+        {"provider": provider_label(p), "median_s": medians[p], "jobs": len(durations[p])}
+        for p in sorted(medians, key=lambda p: -medians[p])
+    ]
     context = {
         **admin.site.each_context(request),
         "title": "Queue health",
-        "queues": [_queue_row(name) for name in settings.RQ_QUEUES],
+        "queues": [queues.queue_stats(name, timezone.now()) for name in queues.QUEUES],
         "statuses": [
             (label, by_status.get(value, 0)) for value, label in SeparationJob.Status.choices
         ],

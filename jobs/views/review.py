@@ -1,34 +1,22 @@
-"""The staff review queue, and the hold that keeps unapproved stems in."""
+"""The staff review queue: approve or flag held jobs in place."""
 
 from __future__ import annotations
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
+from accounts.access import AuthenticatedHttpRequest
+from jobs.access import require_reviewer
 from jobs.models import SeparationJob
 from jobs.services import JobRequestError, job_approve, job_flag
 
-REVIEW_PERMISSION = "jobs.review_separationjob"
-
-
-def refuse_if_held(request: HttpRequest, job: SeparationJob) -> None:
-    """403 for the stems of a job awaiting review, except for staff (who review them)."""
-    if job.is_held and not request.user.is_staff:
-        raise PermissionDenied("These stems are awaiting review by the site's staff.")
-
-
-def _reviewer(request: HttpRequest) -> None:
-    if not request.user.has_perm(REVIEW_PERMISSION):
-        raise PermissionDenied("You may not review jobs.")
-
 
 @staff_member_required
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Unreviewed succeeded jobs of teams that require review, oldest first."""
-    _reviewer(request)
+    require_reviewer(request)
     jobs = (
         SeparationJob.objects.filter(
             status=SeparationJob.Status.SUCCEEDED,
@@ -44,9 +32,9 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 @require_POST
-def review_decide(request: HttpRequest, job_id: str) -> HttpResponse:
+def review_decide(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponse:
     """Approve or flag from the queue; answers the job's row re-rendered (htmx swaps it)."""
-    _reviewer(request)
+    require_reviewer(request)
     job = get_object_or_404(SeparationJob.objects.select_related("project__team"), pk=job_id)
     error = ""
     note = request.POST.get("note", "")

@@ -50,7 +50,8 @@ def check_url(url: str, allow_hosts: Iterable[str] = ()) -> None:
     except socket.gaierror as exc:
         raise BlockedURL(f"cannot resolve {host}: {exc.strerror}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        # typeshed types sockaddr[0] as str | int; for AF_INET/AF_INET6 it is a str
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if (
             address.is_private
             or address.is_loopback

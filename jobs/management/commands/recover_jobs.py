@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -20,8 +21,8 @@ class Command(BaseCommand):
             help="minutes without progress after which a running job counts as abandoned",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
-        result = jobs_recover(stale_after=timedelta(minutes=options["stale_after"]))  # type: ignore[arg-type]
+    def handle(self, *args: Any, **options: Any) -> None:
+        result = jobs_recover(stale_after=timedelta(minutes=options["stale_after"]))
         self.stdout.write(
             f"recovered: {result.requeued} requeued, {result.failed} failed, "
             f"{result.enqueued} enqueued"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -11,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audio.engine.fusion import Mode
 from audio.engine.separator import separate_file
 from audio.probe import AudioError, probe, require_duration
-from jobs.providers.base import ProviderError
-from jobs.providers.local import load_engine
+from providers.base import ProviderError
+from providers.local.client import load_engine
 
 STEMS = {"two": (Mode.FOREGROUND, ("foreground", "background")),
          "vocals": (Mode.VOCALS, ("vocals", "instrumental"))}  # fmt: skip
@@ -32,9 +33,9 @@ class Command(BaseCommand):
             "'vocals' = vocals.flac and instrumental.flac (vocals-first fusion)",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
-        source: Path = options["input"]  # type: ignore[assignment]
-        out: Path = options["out"]  # type: ignore[assignment]
+    def handle(self, *args: Any, **options: Any) -> None:
+        source: Path = options["input"]
+        out: Path = options["out"]
         mode, names = STEMS[str(options["stems"])]
         if not source.is_file():
             raise CommandError(f"{source}: no such file")

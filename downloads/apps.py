@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DownloadsConfig(AppConfig):
+    name = "downloads"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,116 @@
+"""The only module that talks to RQ: queue names, task paths, enqueueing, queue statistics.
+
+Tasks are named by dotted path, so no module imports ``*.tasks``: RQ imports the task in the
+worker. Services call these helpers inside their transaction; enqueueing waits for the commit,
+so a worker never sees a row that is not committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import django_rq
+from django.db import transaction
+from rq import Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+from rq.job import JobStatus
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+DEFAULT = "default"  # orchestration: polls, collection, webhooks
+LOCAL = "local"  # CPU-heavy work on the worker: the local engine, renditions, mixes
+QUEUES = (DEFAULT, LOCAL)
+
+RUN_JOB = "jobs.tasks.run_job"
+CHECK_JOB = "jobs.tasks.check_job"
+DELIVER_WEBHOOK = "webhooks.tasks.deliver_webhook"
+RENDER_STEM = "downloads.tasks.render_stem"
+RENDER_MIX = "downloads.tasks.render_mix"
+
+RESULT_TTL_S = 3600  # how long RQ keeps a finished task's result
+FAILURE_TTL_S = 7 * 86400  # how long RQ keeps a failed task for staff to read
+_WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def enqueue(
+    task: str,
+    *args: Any,
+    queue: str = DEFAULT,
+    delay_s: float = 0,
+    job_id: str | None = None,
+    on_commit: bool = True,
+) -> None:
+    """Run ``task(*args)`` on ``queue``, after ``delay_s`` seconds when given (RQ's scheduler).
+
+    With ``on_commit`` (the default) the task is handed to RQ once the current transaction
+    commits (at once outside one); without, right now, for callers already past the commit (a
+    worker's own follow-up, recovery).
+    """
+    send = partial(_enqueue_now, task, args, queue, delay_s, job_id)
+    if on_commit:
+        transaction.on_commit(send, robust=True)
+    else:
+        send()
+
+
+def _enqueue_now(
+    task: str, args: tuple[Any, ...], queue: str, delay_s: float, job_id: str | None
+) -> None:
+    rq_queue = django_rq.get_queue(queue)
+    options = {"failure_ttl": FAILURE_TTL_S, "result_ttl": RESULT_TTL_S, "job_id": job_id}
+    if delay_s > 0:
+        rq_queue.enqueue_in(timedelta(seconds=delay_s), task, *args, **options)
+    else:
+        rq_queue.enqueue(task, *args, **options)
+
+
+def is_waiting(job_id: str, queue: str = DEFAULT) -> bool:
+    """Whether RQ holds the task ``job_id`` queued, running, scheduled or deferred."""
+    try:
+        status = RQJob.fetch(job_id, connection=django_rq.get_connection(queue)).get_status()
+    except NoSuchJobError:
+        return False
+    return status in _WAITING
+
+
+def unschedule(first_arg: str, tasks: Iterable[str]) -> int:
+    """Remove queued and scheduled ``tasks`` whose first argument is ``first_arg``; the count."""
+    tasks = set(tasks)
+    removed = 0
+    for name in QUEUES:
+        queue = django_rq.get_queue(name)
+        registry = ScheduledJobRegistry(queue=queue)
+        for rq_job in map(queue.fetch_job, registry.get_job_ids() + queue.get_job_ids()):
+            if rq_job is None or not rq_job.args or rq_job.args[0] != first_arg:
+                continue
+            if rq_job.func_name in tasks:
+                registry.remove(rq_job)
+                queue.remove(rq_job)
+                rq_job.delete()
+                removed += 1
+    return removed
+
+
+def queue_stats(name: str, now: datetime) -> dict[str, object]:
+    """One queue's health: waiting, running, failed and scheduled counts, live workers, and
+    the age in seconds of the oldest waiting task (None when none waits)."""
+    queue = django_rq.get_queue(name)
+    oldest_age = None
+    first = queue.get_job_ids(0, 0)
+    if first and (rq_job := queue.fetch_job(first[0])) and rq_job.enqueued_at:
+        enqueued = rq_job.enqueued_at
+        if enqueued.tzinfo is None:  # RQ keeps naive UTC
+            enqueued = enqueued.replace(tzinfo=UTC)
+        oldest_age = (now - enqueued).total_seconds()
+    return {
+        "name": name,
+        "waiting": queue.count,
+        "running": StartedJobRegistry(queue=queue).count,
+        "failed": FailedJobRegistry(queue=queue).count,
+        "scheduled": ScheduledJobRegistry(queue=queue).count,
+        "workers": len(Worker.all(queue=queue)),
+        "oldest_age_s": oldest_age,
+    }

@@ -1,0 +1,193 @@
+"""Running a job: enqueue it, claim it, and move it one step at a time (submit, poll, collect).
+
+No worker waits on a provider: every pending poll is a check scheduled with RQ, and a transient
+provider error is retried later with exponential backoff, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import tempfile
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from jobs import queues, signing
+from jobs.models import SeparationJob
+from jobs.selectors import provider_api_key
+from jobs.services.collect import collect
+from jobs.services.ending import job_fail
+from providers.base import JobCanceled, PollState, Provider, ProviderError, RunContext
+from providers.registry import get_provider
+
+log = logging.getLogger(__name__)
+Status = SeparationJob.Status
+
+
+def _rq_job_id(job: SeparationJob) -> str:
+    return f"separate-{job.pk}-{job.attempts}"
+
+
+def job_enqueue(*, job: SeparationJob) -> bool:
+    """Put a queued job on its provider's RQ queue, unless RQ already holds it.
+
+    Returns True when it was enqueued now; callers inside a transaction call it on commit. The
+    RQ job id is derived from the job and its attempt, so enqueueing twice never runs an attempt
+    twice.
+    """
+    queue = queues.LOCAL if get_provider(job.provider).cpu_bound else queues.DEFAULT
+    rq_id = _rq_job_id(job)
+    if queues.is_waiting(rq_id, queue):
+        return False
+    queues.enqueue(queues.RUN_JOB, str(job.pk), queue=queue, job_id=rq_id, on_commit=False)
+    return True
+
+
+def job_run(*, job_id: str) -> None:
+    """First delivery of a job: claim it and take its first step.
+
+    A duplicate delivery finds the job no longer queued and does nothing.
+    """
+    job = SeparationJob.objects.filter(pk=job_id).select_related("project__team").first()
+    if job is None:
+        return
+    provider = get_provider(job.provider)
+    now = timezone.now()
+    deadline = now + timedelta(seconds=provider.deadline_s) if provider.deadline_s else None
+    claimed = SeparationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+        status=Status.RUNNING,
+        started=now,
+        heartbeat=now,
+        progress=0.0,
+        error="",
+        deadline=deadline,
+    )
+    if not claimed:
+        log.info("job %s is not queued any more; nothing to do", job_id)
+        return
+    job.refresh_from_db()
+    _step(job, provider)
+
+
+def job_check(*, job_id: str) -> None:
+    """A scheduled (or callback-triggered) check of a running job: poll, collect, or wait."""
+    job = SeparationJob.objects.filter(pk=job_id).select_related("project__team").first()
+    if job is None or job.status != Status.RUNNING:
+        return
+    SeparationJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
+    _step(job, get_provider(job.provider))
+
+
+def _step(job: SeparationJob, provider: Provider) -> None:
+    """Move a running job one step: submit if not yet submitted, else poll; collect when done.
+
+    Every outcome leaves the job terminal or with its next check scheduled; an error never
+    leaves it running without one.
+    """
+
+    def progress(fraction: float) -> None:
+        if not job.report_progress(fraction):
+            raise JobCanceled(str(job.pk))
+
+    try:
+        if job.deadline and timezone.now() > job.deadline:
+            assert job.started is not None  # job_run sets both; job_retry clears both
+            minutes = (job.deadline - job.started).total_seconds() / 60
+            job_fail(
+                job,
+                f"{provider.label} did not finish within {minutes:.0f} minutes.",
+                status=Status.TIMED_OUT,
+            )
+            return
+        with tempfile.TemporaryDirectory(prefix="stemweb-job-") as tmp:
+            ctx = _context(job, provider, Path(tmp), progress)
+            if not job.provider_task_id:
+                submission = provider.submit(ctx)
+                # Stored before anything else can fail: a retry polls instead of paying again.
+                job.provider_task_id = submission.task_id
+                SeparationJob.objects.filter(pk=job.pk).update(
+                    provider_task_id=submission.task_id, transient_errors=0
+                )
+                if submission.done:
+                    collect(job, provider, ctx)
+                else:
+                    _schedule_check(job, provider.poll_interval_s)
+                return
+            poll = provider.poll(ctx)
+            SeparationJob.objects.filter(pk=job.pk).update(
+                checks=F("checks") + 1, transient_errors=0
+            )
+            if poll.state is PollState.PENDING:
+                _schedule_check(job, _poll_delay(provider, job.checks + 1))
+            elif poll.state is PollState.FAILED:
+                job_fail(job, poll.reason or f"{provider.label} reported a failure.")
+            elif poll.state is PollState.TIMED_OUT:
+                job_fail(
+                    job, poll.reason or f"{provider.label} timed out.", status=Status.TIMED_OUT
+                )
+            else:
+                collect(job, provider, ctx)
+    except JobCanceled:
+        log.info("job %s was canceled while running", job.pk)
+    except ProviderError as exc:
+        _provider_error(job, exc)
+    except Exception as exc:
+        log.exception("job %s crashed", job.pk)
+        job_fail(job, f"Separation crashed: {type(exc).__name__}: {exc}")
+
+
+def _provider_error(job: SeparationJob, exc: ProviderError) -> None:
+    """Fail the job on a permanent error; retry a transient one later, a bounded number."""
+    SeparationJob.objects.filter(pk=job.pk).update(collecting=False)
+    if exc.permanent:
+        job_fail(job, str(exc))
+        return
+    failures = job.transient_errors + 1
+    limit = settings.STEMWEB_RETRY_LIMIT
+    if failures > limit:
+        job_fail(job, f"{exc} Gave up after {limit} retries.")
+        return
+    SeparationJob.objects.filter(pk=job.pk).update(transient_errors=failures)
+    base = settings.STEMWEB_RETRY_BASE_S * 2 ** (failures - 1)
+    delay = max(exc.retry_after or 0.0, base * random.uniform(0.8, 1.2))  # noqa: S311
+    log.info("job %s: %s; retry %d/%d in %.1f s", job.pk, exc, failures, limit, delay)
+    _schedule_check(job, delay)
+
+
+def _poll_delay(provider: Provider, checks: int) -> float:
+    """The provider's poll interval, doubled after every 10 checks, at most 8 times over."""
+    return provider.poll_interval_s * min(2 ** (checks // 10), 8)
+
+
+def _schedule_check(job: SeparationJob, delay_s: float) -> None:
+    queues.enqueue(queues.CHECK_JOB, str(job.pk), delay_s=delay_s, on_commit=False)
+
+
+def job_check_now(*, job: SeparationJob) -> None:
+    """Check a running job as soon as a worker is free (e.g. its callback just came in)."""
+    queues.enqueue(queues.CHECK_JOB, str(job.pk), on_commit=False)
+
+
+def _context(
+    job: SeparationJob, provider: Provider, workdir: Path, progress: Callable[[float], None]
+) -> RunContext:
+    """What ``provider`` may read and the callables through which it writes (see RunContext)."""
+    return RunContext(
+        job=job,
+        workdir=workdir,
+        progress=progress,
+        save_state=job.save_provider_state,
+        record_event=job.record_event,
+        record_provenance=job.record_provenance,
+        source_url=partial(signing.source_url, job.project),
+        api_key=provider_api_key(provider, job.project.team),
+        callback_url=settings.STEMWEB_PUBLIC_URL
+        + reverse("provider_callback", args=[provider.key, job.pk, job.callback_token]),
+    )

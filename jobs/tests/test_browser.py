@@ -1,0 +1,57 @@
+"""A person in Debian's chromium: sign up, upload, watch the job finish, listen, download."""
+
+from __future__ import annotations
+
+import pytest
+import soundfile as sf
+
+from jobs.models import SeparationJob
+from tests.fixtures import run_worker_burst
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_sign_up_upload_watch_listen_and_download(
+    page, live_server, dev_dir, _media_root, tmp_path
+):
+    page.set_default_timeout(30_000)
+    page.goto(f"{live_server.url}/accounts/signup/")
+    page.fill("input[name=email]", "lin@example.com")
+    page.fill("input[name=password1]", "a long listening passphrase")
+    page.fill("input[name=password2]", "a long listening passphrase")
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.locator(".team").inner_text() == "lin's team"
+
+    page.click("text=Upload a recording")
+    page.set_input_files(
+        "input[name=file]", str(dev_dir / "dev05_sung_female__soundtrack" / "mixture.flac")
+    )
+    page.fill("input[name=name]", "Caves, sung")
+    page.check("input[value=vocals_instrumental]")
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#job-status[data-status=queued]")
+    assert page.locator("h1").inner_text() == "Caves, sung"
+    page.evaluate("window.__notReloaded = true")
+
+    worker = run_worker_burst(_media_root)
+    assert worker.returncode == 0, worker.stderr[-2000:]
+    assert SeparationJob.objects.get().status == SeparationJob.Status.SUCCEEDED
+
+    page.wait_for_selector("#job-status[data-status=succeeded]", timeout=15_000)
+    assert page.evaluate("window.__notReloaded") is True  # htmx swapped the fragment in place
+    assert page.locator("#job-status").get_attribute("hx-trigger") is None
+    stems = page.locator(".mixer .track:not(.mixture)")
+    assert stems.evaluate_all("rows => rows.map(r => r.dataset.stem)") == ["vocals", "instrumental"]
+    page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+    durations = page.locator("audio").evaluate_all("els => els.map(a => a.duration)")
+    assert len(durations) == 3 and all(abs(d - 20.0) < 0.05 for d in durations)
+
+    with page.expect_download() as download_info:
+        page.locator(".track[data-stem=vocals] a.download[data-format=flac]").click()
+    download = download_info.value
+    assert download.suggested_filename == "caves-sung-vocals.flac"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    audio, rate = sf.read(saved)
+    assert rate == 44100 and audio.shape == (882000, 2)

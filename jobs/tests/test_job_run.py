@@ -1,0 +1,156 @@
+"""The separation task, called directly: claims, stems, failures, cancellation, recovery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_rq
+import numpy as np
+import pytest
+import soundfile as sf
+from django.utils import timezone
+from rq.job import Job as RQJob
+
+from audio.engine.modelfiles import SPLEETER_ONNX_SHA256
+from jobs.models import SeparationJob
+from jobs.services import job_enqueue, jobs_recover
+from jobs.tasks import run_job
+from stemweb.worker import StemwebWorker
+from tests.factories import make_job
+from tests.fixtures import stored_files
+
+Status = SeparationJob.Status
+pytestmark = pytest.mark.django_db
+
+
+def test_it_separates_into_stems_that_sum_to_the_mixture(user, mixture, _media_root):
+    job = make_job(user, mixture)
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED and job.progress == 1.0 and job.error == ""
+    assert job.started <= job.finished and job.provider_task_id == f"local-{job.pk}"
+    stems = {stem.name: stem for stem in job.stems.all()}
+    assert set(stems) == {"foreground", "background"}
+    original, rate = sf.read(mixture, dtype="float64")
+    decoded = {}
+    for name, stem in stems.items():
+        assert (stem.format, stem.sample_rate, stem.channels) == ("flac", 44100, 2)
+        assert stem.duration_s == pytest.approx(20.0)
+        decoded[name], stem_rate = sf.read(stem.file.path, dtype="float64")
+        assert stem_rate == rate and decoded[name].shape == original.shape
+    np.testing.assert_allclose(decoded["foreground"] + decoded["background"], original, atol=1e-4)
+    assert {p.name for p in stored_files(_media_root)} == {
+        "source.flac",
+        "foreground.flac",
+        "background.flac",
+        "foreground.peaks.json",
+        "background.peaks.json",
+    }
+    assert job.residual_db < -100  # the stems add back up to the mixture
+    for stem in stems.values():
+        assert -40 < stem.lufs < -10 and stem.peak_dbfs < 0 and not stem.is_silent
+    assert job.provenance["version"] and len(job.provenance["models"]) == 3
+    assert {m["sha256"] for m in job.provenance["models"]} >= {SPLEETER_ONNX_SHA256}
+
+
+def test_vocals_instrumental_names_the_stems_so(user, mixture):
+    job = make_job(user, mixture, stem_set="vocals_instrumental")
+    run_job(str(job.pk))
+    assert sorted(job.stems.values_list("name", flat=True)) == ["instrumental", "vocals"]
+
+
+def test_a_duplicate_delivery_does_nothing(user, mixture):
+    job = make_job(user, mixture)
+    run_job(str(job.pk))
+    finished = SeparationJob.objects.get(pk=job.pk).finished
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.finished == finished and job.stems.count() == 2
+
+
+def test_a_crash_fails_the_job_with_a_reason(user, mixture):
+    job = make_job(user, mixture)
+    with open(job.project.source.path, "wb") as fh:  # the stored source got corrupted
+        fh.write(b"fLaC" + b"\x00" * 100)
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert job.error.startswith("Separation crashed:")
+    assert job.finished is not None and job.stems.count() == 0
+
+
+def test_a_job_canceled_while_running_keeps_no_stems(user, mixture, _media_root, monkeypatch):
+    job = make_job(user, mixture)
+
+    def cancel_then_report(self, fraction):
+        SeparationJob.objects.filter(pk=self.pk).update(status=Status.CANCELED)
+        return SeparationJob.objects.filter(pk=self.pk, status=Status.RUNNING).exists()
+
+    monkeypatch.setattr(SeparationJob, "report_progress", cancel_then_report)
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == Status.CANCELED and job.stems.count() == 0
+    assert [p.name for p in stored_files(_media_root)] == ["source.flac"]
+
+
+def test_progress_is_stored_while_running(user, mixture, monkeypatch, tmp_path):
+    # 50 s: more than two of the engine's 21.6 s windows, so progress comes in several steps.
+    audio, rate = sf.read(mixture, dtype="float32")
+    longer = tmp_path / "fifty_seconds.flac"
+    sf.write(longer, np.concatenate([audio, audio, audio[: rate * 10]]), rate)
+    job = make_job(user, longer)
+    stored: list[tuple[str, float]] = []
+    original = SeparationJob.report_progress
+
+    def spy(self, fraction):
+        result = original(self, fraction)
+        row = SeparationJob.objects.get(pk=self.pk)
+        stored.append((row.status, row.progress))
+        return result
+
+    monkeypatch.setattr(SeparationJob, "report_progress", spy)
+    run_job(str(job.pk))
+    assert {status for status, _ in stored} == {Status.RUNNING}
+    progress = [fraction for _, fraction in stored]
+    assert progress == sorted(progress) and progress[-1] == 1.0 and progress[0] < 1.0
+
+
+def test_a_dead_work_horse_fails_the_job(user, mixture):
+    job = make_job(user, mixture)
+    job_enqueue(job=job)  # a plain `db` test never commits, so on_commit did not run
+    SeparationJob.objects.filter(pk=job.pk).update(status=Status.RUNNING)
+    queue = django_rq.get_queue("local")
+    rq_job = RQJob.fetch(f"separate-{job.pk}-0", connection=queue.connection)
+    worker = StemwebWorker([queue], connection=queue.connection)
+    worker.handle_work_horse_killed(rq_job, retpid=1, ret_val=9, rusage=None)  # SIGKILL
+    job.refresh_from_db()
+    assert job.status == Status.FAILED and "signal 9" in job.error
+
+
+def test_recovery_requeues_a_stale_running_job_and_re_enqueues_lost_ones(user, mixture):
+    stale = make_job(user, mixture, name="stale")
+    lost = make_job(user, mixture, name="lost")
+    long_ago = timezone.now() - timedelta(hours=1)
+    SeparationJob.objects.filter(pk=stale.pk).update(status=Status.RUNNING, heartbeat=long_ago)
+    django_rq.get_connection("default").flushdb()  # Redis restarted empty
+
+    result = jobs_recover(stale_after=timedelta(minutes=5))
+
+    assert (result.requeued, result.failed, result.enqueued) == (1, 0, 2)
+    stale.refresh_from_db()
+    assert stale.status == Status.QUEUED and stale.attempts == 1
+    assert set(django_rq.get_queue("local").job_ids) == {
+        f"separate-{stale.pk}-1",
+        f"separate-{lost.pk}-0",
+    }
+    assert jobs_recover().enqueued == 0  # already in RQ: not enqueued twice
+
+
+def test_recovery_gives_up_after_three_attempts(user, mixture):
+    job = make_job(user, mixture)
+    SeparationJob.objects.filter(pk=job.pk).update(
+        status=Status.RUNNING, attempts=2, heartbeat=timezone.now() - timedelta(hours=1)
+    )
+    assert jobs_recover().failed == 1
+    job.refresh_from_db()
+    assert job.status == Status.FAILED and "stopped responding 3 times" in job.error

@@ -1,0 +1,124 @@
+"""The upload page: what it accepts, what it refuses, and that refusals leave nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import django_rq
+import pytest
+from django.db import DatabaseError
+from django.urls import reverse
+
+from accounts.models import Membership
+from jobs.models import SeparationJob
+from library.models import Project
+from tests.fixtures import DEV01, stored_files
+
+BAD_UPLOADS = {
+    "empty.wav": "The file is empty",
+    "truncated.flac": "corrupt or truncated",
+    "text_renamed.mp3": "not an audio file",
+    "png_renamed.wav": "no audio stream",
+    "one_sample.wav": "too short (0 ms); the minimum is 1.0 s",
+    "half_second.wav": "too short (500 ms)",
+    "huge_header.wav": "no audio samples",
+    "silence_3s.flac": "completely silent",
+}
+
+
+def _post(client, path: Path, **fields):
+    with open(path, "rb") as fh:
+        data = {"file": fh, "provider": "local", "stem_set": "foreground_background", **fields}
+        return client.post(reverse("upload"), data)
+
+
+def test_the_form_offers_the_local_engine_and_its_stem_sets(logged_in):
+    html = logged_in.get(reverse("upload")).content.decode()
+    assert "Local engine" in html
+    assert 'value="foreground_background"' in html and 'value="vocals_instrumental"' in html
+    assert 'value="multi"' not in html  # no configured provider offers many instruments yet
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_UPLOADS.items())
+def test_it_rejects_bad_files_and_keeps_nothing(logged_in, bad_dir, _media_root, name, message):
+    response = _post(logged_in, bad_dir / name)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Project.objects.count() == 0 and SeparationJob.objects.count() == 0
+    assert stored_files(_media_root) == []
+    assert django_rq.get_queue("local").count == 0
+
+
+def test_it_rejects_a_file_over_the_size_limit(logged_in, mixture, settings, _media_root):
+    settings.STEMWEB_MAX_UPLOAD_MB = 1  # mixture.flac is 1.6 MB
+    response = _post(logged_in, mixture)
+    assert "too large (2 MB); the limit is 1 MB" in response.content.decode()
+    assert Project.objects.count() == 0 and stored_files(_media_root) == []
+
+
+def test_it_rejects_a_recording_over_the_duration_limit(logged_in, mixture, settings):
+    settings.STEMWEB_MAX_DURATION_S = 10
+    response = _post(logged_in, mixture)
+    assert "too long (20.0 s); the maximum is 10.0 s" in response.content.decode()
+    assert Project.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_good_upload_creates_the_project_and_enqueues_its_job(client, user, dev_dir, _media_root):
+    client.force_login(user)
+    response = _post(client, dev_dir / DEV01 / "mixture.mp3", description="take 3")
+    job = SeparationJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "job_detail", args=[job.pk]
+    )
+    project = job.project
+    assert (project.name, project.original_filename, project.description) == (
+        "mixture",
+        "mixture.mp3",
+        "take 3",
+    )
+    assert (project.container, project.sample_rate, project.channels) == ("MP3", 44100, 2)
+    assert project.duration_s == pytest.approx(20.0)
+    assert project.size_bytes == 401285 and len(project.sha256) == 64
+    assert project.team == Membership.objects.get(user=user).team
+    assert [p.name for p in stored_files(_media_root)] == ["source.mp3"]
+    assert job.status == SeparationJob.Status.QUEUED
+    assert django_rq.get_queue("local").job_ids == [f"separate-{job.pk}-0"]
+
+
+def test_the_name_defaults_to_the_file_name_and_can_be_given(logged_in, mixture):
+    _post(logged_in, mixture, name="Interview, part 1")
+    assert Project.objects.get().name == "Interview, part 1"
+
+
+def test_a_stem_set_the_provider_lacks_is_refused(logged_in, mixture):
+    response = _post(logged_in, mixture, stem_set="multi")
+    assert "Select a valid choice" in response.content.decode()
+    assert Project.objects.count() == 0
+
+
+def test_a_viewer_cannot_upload(logged_in, user):
+    Membership.objects.filter(user=user).update(role=Membership.Role.VIEWER)
+    assert logged_in.get(reverse("upload")).status_code == 403
+
+
+def test_anonymous_users_are_sent_to_log_in(client, db):
+    response = client.get(reverse("upload"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_after_storing_keeps_neither_file_nor_row(
+    client, user, mixture, _media_root, monkeypatch
+):
+    def broken_create(**kwargs):
+        raise DatabaseError("could not extend file: No space left on device")
+
+    monkeypatch.setattr(
+        "jobs.services.intake.job_create", broken_create
+    )  # the job row cannot be written
+    client.force_login(user)
+    with pytest.raises(DatabaseError):
+        _post(client, mixture)
+    assert Project.objects.count() == 0 and SeparationJob.objects.count() == 0
+    assert stored_files(_media_root) == []

@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import django_rq
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import User
+from accounts.services import team_ensure_personal
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("STEMWEB_SHARED_DIR", ROOT.parent / "shared"))
+DEV01 = "dev01_speech_en_female__rock"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared: always present in CI, where its absence fails the test instead of skipping."""
+    if not (SHARED / "audio" / "dev").is_dir():
+        message = f"../shared test audio not found at {SHARED}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def dev_dir(shared_dir: Path) -> Path:
+    return shared_dir / "audio" / "dev"
+
+
+@pytest.fixture(scope="session")
+def bad_dir(shared_dir: Path) -> Path:
+    return shared_dir / "audio" / "bad"
+
+
+@pytest.fixture
+def mixture(dev_dir: Path) -> Path:
+    return dev_dir / DEV01 / "mixture.flac"
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Every test starts with empty queues and an empty cache (both live in Redis)."""
+    django_rq.get_connection("default").flushdb()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path: Path, settings):
+    """A fresh storage directory per test, so 'nothing left behind' can be checked; static
+    files from the finders (no collectstatic manifest in tests)."""
+    media = tmp_path / "media"
+    media.mkdir()
+    settings.STORAGES = {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": media},
+        },
+    }
+    settings.MEDIA_ROOT = media
+    return media
+
+
+def stored_files(media: Path) -> list[Path]:
+    return sorted(p for p in media.rglob("*") if p.is_file())
+
+
+def make_user(email: str, password: str = "a-long-passphrase-42") -> User:
+    user = User.objects.create_user(email=email, password=password)
+    team_ensure_personal(user=user)
+    return user
+
+
+@pytest.fixture
+def user(db) -> User:
+    return make_user("ada@example.com")
+
+
+@pytest.fixture
+def other_user(db) -> User:
+    return make_user("mallory@example.com")
+
+
+@pytest.fixture
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def run_worker_burst(media: Path) -> subprocess.CompletedProcess[str]:
+    """Run a real ``rqworker --burst`` in a subprocess against the test database and Redis."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        database_url = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "STEMWEB_MEDIA_ROOT": str(media),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "rqworker",
+            "default",
+            "local",
+            "--burst",
+            "--worker-class",
+            "stemweb.worker.StemwebWorker",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium, headless, with nothing reaching for the network."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+# --- Providers over real HTTP against the sandbox ------------------------------------------
+
+SANDBOX_KEY = "sandbox-key"
+
+
+@pytest.fixture(scope="session")
+def sandbox(shared_dir):
+    """The provider sandboxes on a free loopback port, for the whole session."""
+    from providers.sandboxing.state import Sandbox
+    from sandbox.server import serve
+
+    box = Sandbox(api_key=SANDBOX_KEY, callback_scale=0.005)  # retries after 0.3, 1.5, 4.5 s
+    for mixture in sorted((shared_dir / "audio" / "dev").glob("*/mixture.flac")):
+        box.add_track(mixture.parent.name, "audio-1", mixture)
+    httpd, url = serve(box)
+    box.url = url
+    yield box
+    httpd.shutdown()
+    box.shutdown()
+
+
+@pytest.fixture
+def providers(sandbox, live_server, settings):
+    """Every provider configured against the sandbox; stemweb reachable at the live server."""
+    sandbox.clear_faults()
+    base = {"api_key": SANDBOX_KEY, "enabled": True, "poll_s": 0.2, "deadline_s": 60}
+    settings.STEMWEB_PROVIDERS = {
+        "local": {"enabled": True},
+        "camb": {**base, "base_url": f"{sandbox.url}/camb/apis"},
+        "finevoice": {**base, "base_url": f"{sandbox.url}/finevoice"},
+        "suno": {**base, "base_url": f"{sandbox.url}/suno", "poll_s": 2.0},
+    }
+    settings.STEMWEB_PUBLIC_URL = live_server.url
+    settings.STEMWEB_FETCH_ALLOW_HOSTS = ["127.0.0.1", "localhost"]
+    settings.STEMWEB_RETRY_BASE_S = 0.1
+    settings.STEMWEB_HTTP_READ_TIMEOUT_S = 1.5  # the sandbox's "slow" fault waits 3 s
+    return sandbox
+
+
+def work_due(queue_names=("default", "local")) -> None:
+    """One pass of what a worker started ``--with-scheduler`` does: move scheduled jobs that
+    are due (``enqueue_in``) onto their queues, then run every queued job with a real RQ worker.
+    """
+    import time
+
+    from rq import SimpleWorker
+    from rq.registry import ScheduledJobRegistry
+
+    queues = [django_rq.get_queue(name) for name in queue_names]
+    for queue in queues:
+        registry = ScheduledJobRegistry(queue=queue)
+        for job_id in registry.get_jobs_to_schedule(int(time.time())):
+            rq_job = queue.fetch_job(job_id)
+            registry.remove(job_id)
+            if rq_job is not None:
+                queue.enqueue_job(rq_job)
+    SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
+
+
+def drain(job, timeout_s: float = 60.0):
+    """Work the queues until the job ends; returns the row."""
+    import time
+
+    from jobs.models import SeparationJob
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        work_due()
+        row = SeparationJob.objects.get(pk=job.pk)
+        if row.is_terminal:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"job {job.pk} still {SeparationJob.objects.get(pk=job.pk).status}")

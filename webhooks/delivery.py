@@ -1,0 +1,107 @@
+"""Outgoing webhooks: when a job ends, POST its payload (:mod:`webhooks.payload`) to the team's
+URL, with retries.
+
+Requests are
+signed with the team's secret per Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``), time out after 15 s, and
+are retried after 1, 5 and 15 minutes. Every attempt is a ``WebhookDelivery`` row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from jobs import queues
+from jobs.models import SeparationJob
+from stemweb.lib import netguard
+from webhooks.models import WebhookDelivery
+from webhooks.payload import webhook_payload
+
+RETRY_DELAYS_S = (60, 300, 900)
+Outcome = WebhookDelivery.Outcome
+
+
+def webhook_enqueue(*, job_id: str) -> WebhookDelivery | None:
+    """Queue the first delivery for an ended job, if its team has a webhook."""
+    job = SeparationJob.objects.select_related("project__team").get(pk=job_id)
+    team = job.project.team
+    if not team.webhook_url or not job.is_terminal:
+        return None
+    delivery = WebhookDelivery.objects.create(
+        team=team, job=job, message_id=f"msg_{uuid.uuid4().hex}", url=team.webhook_url
+    )
+    _enqueue(delivery, delay_s=0)
+    return delivery
+
+
+def _enqueue(delivery: WebhookDelivery, delay_s: float) -> None:
+    queues.enqueue(queues.DELIVER_WEBHOOK, delivery.pk, delay_s=delay_s, on_commit=False)
+
+
+def webhook_deliver(*, delivery_id: int) -> None:
+    """Make one attempt; on failure schedule the next (after 1, 5, 15 minutes) or give up."""
+    claimed = WebhookDelivery.objects.filter(pk=delivery_id, outcome=Outcome.PENDING).update(
+        outcome=Outcome.SENDING  # a re-delivered task finds it claimed and does nothing
+    )
+    if not claimed:
+        return
+    delivery = WebhookDelivery.objects.select_related("team", "job__project").get(pk=delivery_id)
+    body = json.dumps(webhook_payload(delivery.job), separators=(",", ":"))
+    delivery.attempted_at = timezone.now()
+    started = time.monotonic()
+    status_code, error = None, ""
+    try:
+        netguard.check_url(delivery.url, settings.STEMWEB_FETCH_ALLOW_HOSTS)
+        now = timezone.now()
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": delivery.message_id,
+            "webhook-timestamp": str(math.floor(now.timestamp())),  # what sign() signs
+            "webhook-signature": Webhook(delivery.team.webhook_secret).sign(
+                delivery.message_id, now, body
+            ),
+            "user-agent": "stemweb-webhooks",
+        }
+        response = httpx.post(
+            delivery.url,
+            content=body,
+            headers=headers,
+            timeout=settings.STEMWEB_WEBHOOK_TIMEOUT_S,
+            follow_redirects=False,
+        )
+        status_code = response.status_code
+        delivered = response.is_success
+        if not delivered:
+            error = f"answered HTTP {status_code}"
+    except netguard.BlockedURL as exc:
+        delivered, error = False, str(exc)
+    except httpx.HTTPError as exc:
+        delivered, error = False, f"{type(exc).__name__}: {exc}"[:500]
+    delivery.status_code, delivery.error = status_code, error
+    delivery.duration_ms = round((time.monotonic() - started) * 1000)
+    if delivered:
+        delivery.outcome = Outcome.DELIVERED
+    elif delivery.attempt <= len(RETRY_DELAYS_S):
+        delay = RETRY_DELAYS_S[delivery.attempt - 1] * settings.STEMWEB_WEBHOOK_RETRY_SCALE
+        delivery.outcome = Outcome.RETRYING
+        delivery.next_attempt_at = delivery.attempted_at + timedelta(seconds=delay)
+        retry = WebhookDelivery.objects.create(
+            team=delivery.team,
+            job=delivery.job,
+            message_id=delivery.message_id,
+            attempt=delivery.attempt + 1,
+            url=delivery.url,
+        )
+        _enqueue(retry, delay_s=delay)
+    else:
+        delivery.outcome = Outcome.FAILED
+    delivery.save()

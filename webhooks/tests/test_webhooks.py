@@ -1,0 +1,193 @@
+"""Outgoing webhooks: signed Suno-style payloads, retries after 1/5/15 minutes, recorded."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from django.urls import reverse
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from accounts.models import Membership
+from jobs.services import job_create
+from providers.stemsets import StemSet
+from tests.factories import make_project
+from tests.fixtures import drain, make_user, work_due
+from webhooks.delivery import RETRY_DELAYS_S
+from webhooks.models import WebhookDelivery
+from webhooks.payload import new_secret
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Outcome = WebhookDelivery.Outcome
+
+
+class Receiver:
+    """A webhook endpoint on loopback that answers ``statuses`` in turn, then 200."""
+
+    def __init__(self, statuses=()):
+        self.statuses = list(statuses)
+        self.requests: list[tuple[dict, bytes, float]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.requests.append((dict(self.headers), body, time.monotonic()))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def team_with_hook(providers, settings):
+    owner = make_user("ada@example.com")
+    team = Membership.objects.get(user=owner).team
+    team.webhook_secret = new_secret()
+    settings.STEMWEB_WEBHOOK_RETRY_SCALE = 0.005  # 1, 5, 15 min -> 0.3, 1.5, 4.5 s
+    return owner, team
+
+
+@pytest.fixture
+def receivers():
+    """Makes Receivers; every one is shut down after the test, passed or failed."""
+    made: list[Receiver] = []
+
+    def make(statuses=()):
+        made.append(Receiver(statuses))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def _hook(team, url: str) -> None:
+    team.webhook_url = url
+    team.save()
+
+
+def _finish(
+    owner, mixture, *, provider="local", stem_set=StemSet.FOREGROUND_BACKGROUND, name="Song"
+):
+    """Run a job on a dev recording to its end; its webhook is queued then."""
+    return drain(
+        job_create(
+            project=make_project(owner, mixture, name),
+            user=owner,
+            provider_key=provider,
+            stem_set=stem_set,
+        )
+    )
+
+
+def _wait_for(predicate, timeout_s=15.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        work_due()
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def test_a_finished_job_is_posted_signed_with_working_stem_links(
+    team_with_hook, mixture, receivers
+):
+    owner, team = team_with_hook
+    receiver = receivers()
+    _hook(team, receiver.url)
+    job = _finish(owner, mixture, stem_set=StemSet.VOCALS_INSTRUMENTAL, name="Take 5")
+    _wait_for(lambda: receiver.requests)
+    headers, body, _ = receiver.requests[0]
+    lowered = {k.lower(): v for k, v in headers.items()}
+    payload = Webhook(team.webhook_secret).verify(body, lowered)
+    assert payload["code"] == 200 and payload["data"]["task_id"] == str(job.pk)
+    assert payload["data"]["project"] == "Take 5" and payload["data"]["status"] == "succeeded"
+    links = payload["data"]["vocal_removal_info"]
+    assert set(links) == {"vocals_url", "instrumental_url"}
+    stem = httpx.get(links["vocals_url"])
+    assert stem.status_code == 200 and "attachment" in stem.headers["content-disposition"]
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(body, lowered)  # another secret does not verify
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.status_code, delivery.attempt) == (Outcome.DELIVERED, 200, 1)
+
+
+def test_a_failed_job_is_posted_with_its_reason(team_with_hook, mixture, settings, receivers):
+    owner, team = team_with_hook
+    receiver = receivers()
+    _hook(team, receiver.url)
+    settings.STEMWEB_PROVIDERS["camb"]["api_key"] = "wrong"
+    _finish(owner, mixture, provider="camb")
+    _wait_for(lambda: receiver.requests)
+    payload = json.loads(receiver.requests[0][1])
+    assert payload["code"] == 500 and "refused the API key" in payload["msg"]
+    assert payload["data"]["status"] == "failed" and "vocal_removal_info" not in payload["data"]
+
+
+def test_retries_follow_the_1_5_15_minute_schedule_then_give_up(
+    team_with_hook, mixture, settings, receivers
+):
+    owner, team = team_with_hook
+    settings.STEMWEB_WEBHOOK_RETRY_SCALE = 0.01  # 0.6, 3, 9 s: RQ schedules to the second
+    receiver = receivers(statuses=[500, 503, 502, 500])
+    _hook(team, receiver.url)
+    _finish(owner, mixture)
+    _wait_for(lambda: len(receiver.requests) == 4, timeout_s=30)
+    _wait_for(lambda: WebhookDelivery.objects.filter(outcome=Outcome.FAILED).exists())
+    deliveries = list(WebhookDelivery.objects.order_by("attempt"))
+    assert [d.outcome for d in deliveries] == [Outcome.RETRYING] * 3 + [Outcome.FAILED]
+    assert [d.status_code for d in deliveries] == [500, 503, 502, 500]
+    assert len({d.message_id for d in deliveries}) == 1  # one message, four attempts
+    scale = settings.STEMWEB_WEBHOOK_RETRY_SCALE
+    for delivery, delay in zip(deliveries, RETRY_DELAYS_S, strict=False):
+        planned = (delivery.next_attempt_at - delivery.attempted_at).total_seconds()
+        assert planned == pytest.approx(delay * scale, abs=0.25)
+    gaps = [b[2] - a[2] for a, b in zip(receiver.requests, receiver.requests[1:], strict=False)]
+    for gap, delay in zip(gaps, RETRY_DELAYS_S, strict=True):
+        # on schedule, within the scheduler's one-second resolution
+        assert delay * scale - 1.0 <= gap <= delay * scale + 1.5
+
+
+def test_a_private_webhook_address_is_refused(team_with_hook, mixture, settings):
+    owner, team = team_with_hook
+    _hook(team, "http://10.0.0.1/hook")  # never contacted: refused before connecting
+    settings.STEMWEB_WEBHOOK_RETRY_SCALE = 0.0001
+    _finish(owner, mixture)
+    _wait_for(lambda: WebhookDelivery.objects.filter(outcome=Outcome.FAILED).exists())
+    assert "non-public address" in WebhookDelivery.objects.get(attempt=1).error
+
+
+def test_the_settings_page_shows_deliveries_to_admins_only(
+    client, team_with_hook, mixture, receivers
+):
+    owner, team = team_with_hook
+    receiver = receivers()
+    client.force_login(owner)
+    response = client.post(reverse("team_webhook"), {"webhook_url": receiver.url})
+    assert response.status_code == 302
+    team.refresh_from_db()
+    assert team.webhook_url == receiver.url and team.webhook_secret.startswith("whsec_")
+    _finish(owner, mixture, name="Shown")
+    _wait_for(lambda: WebhookDelivery.objects.filter(outcome=Outcome.DELIVERED).exists())
+    html = client.get(reverse("team_settings")).content.decode()
+    assert "Shown" in html and "Delivered" in html and "HTTP 200" in html
+    Membership.objects.filter(user=owner).update(role=Membership.Role.VIEWER)
+    html = client.get(reverse("team_settings")).content.decode()
+    assert "whsec_" not in html and "Deliveries" not in html
+    assert client.post(reverse("team_webhook"), {"webhook_url": ""}).status_code == 403
+    team.refresh_from_db()
+    assert team.webhook_url == receiver.url
