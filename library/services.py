@@ -154,7 +154,7 @@ def file_count(projects: QuerySet[Project]) -> int:
 def projects_delete(*, projects: QuerySet[Project]) -> int:
     """Delete projects with their jobs and stems; every file under their storage folders
     (sources, stems, waveforms, renditions, mixes) leaves storage after commit."""
-    prefixes = [project_storage_prefix(p) for p in projects.select_related("team")]
+    prefixes = [project_storage_prefix(p) for p in projects.only("public_id")]
     count = projects.count()
     projects.delete()
     transaction.on_commit(partial(_delete_trees, prefixes))

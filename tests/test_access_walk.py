@@ -19,8 +19,7 @@ from jobs import signing
 from jobs.models import JobEvent, SeparationJob, Stem
 from jobs.tasks import run_job
 from library.models import Folder, Project
-from tests.factories import make_job
-from tests.fixtures import make_user
+from tests.fixtures import make_job, make_user
 
 pytestmark = pytest.mark.django_db
 # Public by design: allauth's own pages, Django's admin and django-rq's (staff only), provider

@@ -17,8 +17,7 @@ from audio.engine.modelfiles import SPLEETER_ONNX_SHA256
 from downloads.models import CustomMix, Rendition
 from jobs.tasks import run_job
 from providers.stemsets import StemSet
-from tests.factories import make_finished_job, make_job
-from tests.fixtures import work_due
+from tests.fixtures import make_finished_job, make_job, work_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HTMX = {"HTTP_HX_REQUEST": "true"}

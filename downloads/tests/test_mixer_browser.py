@@ -11,8 +11,7 @@ import pytest
 import soundfile as sf
 
 from providers.stemsets import StemSet
-from tests.factories import make_finished_job
-from tests.fixtures import make_user
+from tests.fixtures import make_finished_job, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 AUDIO_STATE = "els => els.map(a => ({paused: a.paused, muted: a.muted, t: a.currentTime}))"

@@ -16,8 +16,7 @@ from jobs.models import SeparationJob
 from jobs.services import job_enqueue, jobs_recover
 from jobs.tasks import run_job
 from stemweb.worker import StemwebWorker
-from tests.factories import make_job
-from tests.fixtures import stored_files
+from tests.fixtures import make_job, stored_files
 
 Status = SeparationJob.Status
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from jobs.models import SeparationJob
 from jobs.tasks import run_job
-from tests.factories import make_job
+from tests.fixtures import make_job
 
 Status = SeparationJob.Status
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from audio.engine.modelfiles import SPLEETER_ONNX, problems, sha256_of, verified
 from jobs.checks import local_engine_models
 from jobs.models import SeparationJob
 from jobs.tasks import run_job
-from tests.factories import make_job
+from tests.fixtures import make_job
 
 
 @pytest.fixture

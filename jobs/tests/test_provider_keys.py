@@ -10,8 +10,7 @@ from accounts.models import Membership, ProviderKey
 from jobs.models import JobEvent, SeparationJob
 from jobs.services import job_create
 from providers.stemsets import StemSet
-from tests.factories import make_project
-from tests.fixtures import SANDBOX_KEY, drain, make_user
+from tests.fixtures import SANDBOX_KEY, drain, make_project, make_user
 
 SECRET = "camb-live-key-7f3a9c2e"
 

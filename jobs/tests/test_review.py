@@ -13,8 +13,7 @@ from jobs.models import AuditEntry, SeparationJob
 from jobs.services import job_create
 from jobs.tasks import run_job
 from providers.stemsets import StemSet
-from tests.factories import make_finished_job, make_project
-from tests.fixtures import drain, stored_files, work_due
+from tests.fixtures import drain, make_finished_job, make_project, stored_files, work_due
 from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db(transaction=True)

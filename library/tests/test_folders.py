@@ -10,8 +10,7 @@ from accounts.models import Membership
 from jobs.models import SeparationJob
 from library.models import Folder, Project
 from library.services import FolderError, folder_create, folder_move, folder_rename
-from tests.factories import make_job, make_project
-from tests.fixtures import make_user, stored_files
+from tests.fixtures import make_job, make_project, make_user, stored_files
 
 pytestmark = pytest.mark.django_db
 Role = Membership.Role

@@ -15,8 +15,7 @@ from jobs.services import job_create, jobs_recover
 from jobs.tasks import run_job
 from library.models import Project
 from providers.stemsets import StemSet
-from tests.factories import make_project
-from tests.fixtures import DEV01, drain, make_user
+from tests.fixtures import DEV01, drain, make_project, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = SeparationJob.Status

@@ -15,8 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from accounts.models import Membership
 from jobs.services import job_create
 from providers.stemsets import StemSet
-from tests.factories import make_project
-from tests.fixtures import drain, make_user, work_due
+from tests.fixtures import drain, make_project, make_user, work_due
 from webhooks.delivery import RETRY_DELAYS_S
 from webhooks.models import WebhookDelivery
 from webhooks.payload import new_secret
