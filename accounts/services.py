@@ -96,6 +96,8 @@ def membership_remove(*, membership: Membership) -> None:
 def membership_set_role(*, membership: Membership, role: str) -> Membership:
     """Change a member's role. Nobody becomes or stops being owner here: see
     ``ownership_transfer``."""
+    if role not in Role.values:
+        raise ValidationError(f"“{role}” is not a role; choose viewer, member or admin.")
     if role == Role.OWNER or membership.role == Role.OWNER:
         raise ValidationError("Ownership changes hands with a transfer, not a role change.")
     membership.role = role

@@ -78,7 +78,7 @@ class UploadForm(forms.Form):
 
     def clean_file(self) -> UploadedFile | None:
         upload = self.cleaned_data["file"]
-        if upload is None:
+        if not upload:  # None, or False from a "clear" checkbox nobody was offered
             return None  # clean() decides whether this provider needs one
         limit_mb = settings.STEMWEB_MAX_UPLOAD_MB
         if upload.size > limit_mb * 1024 * 1024:

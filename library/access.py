@@ -15,6 +15,7 @@ from accounts.access import (
 )
 from accounts.models import Membership
 from library.models import Folder, Project
+from stemweb.lib.ids import uuid_or_404
 
 Role = Membership.Role
 
@@ -24,7 +25,8 @@ def folder_for_user(
 ) -> tuple[Folder, Membership]:
     """The folder ``folder_id`` of one of the user's teams, and their membership there."""
     folder = get_object_or_404(
-        Folder.objects.for_user(request.user).select_related("team"), public_id=folder_id
+        Folder.objects.for_user(request.user).select_related("team"),
+        public_id=uuid_or_404(folder_id),
     )
     membership = membership_for(request, folder.team)
     require_role(membership, role)
@@ -51,7 +53,7 @@ def target_folder(membership: Membership, value: str) -> Folder | None:
     is not there or is not a folder id."""
     if not value:
         return None
-    return get_object_or_404(Folder, team=membership.team, public_id=value)
+    return get_object_or_404(Folder, team=membership.team, public_id=uuid_or_404(value))
 
 
 def parent_for_user(

@@ -205,3 +205,15 @@ def test_the_usage_page_counts_this_months_jobs_in_their_units(logged_in, user, 
     page = logged_in.get(reverse("team_usage")).content.decode()
     assert "<td>Stem-seconds</td><td>40</td><td>600</td>" in page
     assert "<td>Local engine</td><td>2</td><td>40 stem-seconds</td>" in page
+
+
+def test_a_role_outside_the_four_is_refused_and_the_member_keeps_theirs(client, user, team):
+    member = _member(team, "cy@example.com", Role.MEMBER)
+    _work_in(client, user, team)
+    target = Membership.objects.get(team=team, user=member)
+    response = client.post(
+        reverse("member_role", args=[target.public_id]), {"role": "superuser"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "“superuser” is not a role" in response.content.decode()
+    assert Membership.objects.get(pk=target.pk).role == Role.MEMBER

@@ -122,3 +122,13 @@ def test_a_failure_after_storing_keeps_neither_file_nor_row(
         _post(client, mixture)
     assert Project.objects.count() == 0 and SeparationJob.objects.count() == 0
     assert stored_files(_media_root) == []
+
+
+def test_a_clear_checkbox_without_a_file_is_a_form_error_not_a_crash(logged_in, _media_root):
+    response = logged_in.post(
+        reverse("upload"),
+        {"file-clear": "on", "provider": "local", "stem_set": "foreground_background"},
+    )
+    assert response.status_code == 200
+    assert "Choose a recording to send to Local engine." in response.content.decode()
+    assert Project.objects.count() == 0 and stored_files(_media_root) == []

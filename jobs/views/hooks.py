@@ -37,6 +37,8 @@ def provider_callback(request: HttpRequest, provider: str, job_id: str, token: s
         payload = json.loads(request.body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return JsonResponse({"error": "body is not JSON"}, status=400)
+    except RecursionError:  # nesting deeper than the parser's stack
+        return JsonResponse({"error": "body is nested too deeply"}, status=400)
     try:
         code = get_provider(provider).parse_callback(payload, job.provider_task_id)
     except CallbackError as exc:

@@ -28,6 +28,7 @@ from library.services import projects_delete, projects_move
 from library.views import back_to
 from providers.registry import PROVIDERS, provider_choices
 from providers.stemsets import StemSet
+from stemweb.lib.ids import uuids_or_404
 
 Role = Membership.Role
 PAGE_SIZE = 50
@@ -108,7 +109,7 @@ def folder_detail(request: AuthenticatedHttpRequest, folder_id: str) -> HttpResp
 def projects_bulk(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Move, delete or separate the selected projects of the current team."""
     membership = current_membership(request)
-    ids = request.POST.getlist("projects")
+    ids = uuids_or_404(request.POST.getlist("projects"))
     projects = Project.objects.filter(team=membership.team, public_id__in=ids)
     back = target_folder(membership, request.POST.get("back", ""))
     if not ids or projects.count() != len(set(ids)):

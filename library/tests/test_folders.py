@@ -242,3 +242,19 @@ def test_the_dashboard_and_a_folder_page_make_a_fixed_number_of_queries(
             reverse("folder_detail", args=[folders[0].public_id]) + "?q=P&sort=status"
         )
     assert page.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url_name", "fields"),
+    [
+        ("projects_bulk", {"action": "delete", "projects": ["not-a-uuid"]}),
+        ("projects_bulk", {"action": "move", "projects": [], "back": "42"}),
+        ("folder_new", {"name": "Inner", "parent": "../etc"}),
+    ],
+    ids=["bulk-project-id", "bulk-back-folder", "new-folder-parent"],
+)
+def test_malformed_ids_in_form_fields_are_404_not_500(logged_in, user, mixture, url_name, fields):
+    project = make_project(user, mixture, "Kept")
+    response = logged_in.post(reverse(url_name), fields)
+    assert response.status_code == 404
+    assert Project.objects.filter(pk=project.pk).exists() and not Folder.objects.exists()

@@ -83,18 +83,18 @@ class SunoProvider(RemoteProvider):
         )
 
     def parse_callback(self, payload: Any, task_id: str) -> int:
-        """``{code, msg, data}`` with an integer code and a data object whose ``task_id``, when
-        present, is this job's (../shared/specs/PROVIDERS.md, Suno-style callbacks)."""
+        """``{code, msg, data}`` with a status code (an integer from 100 to 999) and a data
+        object whose ``task_id``, when present, is this job's (../shared/specs/PROVIDERS.md,
+        Suno-style callbacks)."""
         data = payload.get("data") if isinstance(payload, dict) else None
-        if (
-            not isinstance(payload, dict)
-            or not isinstance(payload.get("code"), int)
-            or not isinstance(data, dict)
-        ):
+        code = payload.get("code") if isinstance(payload, dict) else None
+        if not isinstance(data, dict) or type(code) is not int:
             raise CallbackError("expected {code, msg, data}")
+        if not 100 <= code <= 999:
+            raise CallbackError(f"code {code} is not a status code")
         if task_id and data.get("task_id") not in (None, task_id):
             raise CallbackError("task_id does not match this job")
-        return payload["code"]
+        return code
 
     def submit(self, ctx: RunContext) -> Submission:
         job, project = ctx.job, ctx.job.project

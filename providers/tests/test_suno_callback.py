@@ -124,3 +124,21 @@ def test_malformed_bodies_are_400(client, running, body):
 def test_only_post_is_accepted(client, running):
     url = reverse("provider_callback", args=["suno", running.pk, running.callback_token])
     assert client.get(url).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({**GOOD, "code": -1}, "code -1 is not a status code"),
+        ({**GOOD, "code": 2**70}, "is not a status code"),
+        ({**GOOD, "code": True}, "expected {code, msg, data}"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+    ids=["negative-code", "huge-code", "boolean-code", "deeply-nested"],
+)
+def test_out_of_range_codes_and_deep_nesting_answer_400_and_change_nothing(
+    client, running, body, reason
+):
+    response = _post(client, running.pk, running.callback_token, body)
+    assert response.status_code == 400 and reason in response.json()["error"]
+    assert _unchanged(running)
