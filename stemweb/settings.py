@@ -84,6 +84,7 @@ if STEMWEB_SANDBOX:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    "stemweb.lib.bodylimit.BodySizeLimitMiddleware",  # before anything reads a body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -279,8 +280,22 @@ STEMWEB_WEBHOOK_RETRY_SCALE = float(env_str("STEMWEB_WEBHOOK_RETRY_SCALE") or 1)
 STEMWEB_WEBHOOK_TIMEOUT_S = float(env_str("STEMWEB_WEBHOOK_TIMEOUT_S") or 15)
 
 # --- Security and i18n ------------------------------------------------------------------------
+# Behind TLS (STEMWEB_SECURE_COOKIES=true): secure cookies, HTTPS redirects and HSTS.
 SESSION_COOKIE_SECURE = env_bool("STEMWEB_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("STEMWEB_HSTS_SECONDS", 31536000 if SESSION_COOKIE_SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("STEMWEB_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("STEMWEB_HSTS_PRELOAD", False)
+# The TLS proxy's header saying the request came over HTTPS, as "HEADER,value", e.g.
+# "X-Forwarded-Proto,https"; only set it when the proxy always sets (or strips) that header.
+if _proxy_ssl := env_str("STEMWEB_PROXY_SSL_HEADER"):
+    _header, _, _value = _proxy_ssl.partition(",")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip())
+# The client's real address behind proxies, for allauth's login and sign-up throttling: the
+# number of proxies that append to X-Forwarded-For, or one header the proxy sets.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("STEMWEB_TRUSTED_PROXY_COUNT", 0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env_str("STEMWEB_CLIENT_IP_HEADER") or None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 LANGUAGE_CODE = "en-us"
