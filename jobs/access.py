@@ -6,6 +6,9 @@ everyone but staff.
 
 from __future__ import annotations
 
+from math import ceil
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -16,14 +19,17 @@ from accounts.models import Membership
 from jobs import signing
 from jobs.models import SeparationJob, Stem
 from library.models import Project
+from stemweb.lib.ratelimit import Rate, hit
 
 __all__ = [
     "REVIEW_PERMISSION",
+    "RateLimited",
     "job_for_callback",
     "job_for_user",
     "membership_for",
     "project_for_signed_link",
     "refuse_if_held",
+    "require_rate",
     "require_reviewer",
     "require_role",
     "require_staff",
@@ -97,6 +103,35 @@ def stem_for_signed_link(token: str) -> Stem:
     if stem is None or stem.job.is_held:
         raise Http404("link expired or invalid")
     return stem
+
+
+class RateLimited(Exception):
+    """Over a rate limit; ``str`` says which and when to try again (shown with a 429)."""
+
+
+_RATES = {
+    "uploads": ("upload", "STEMWEB_UPLOAD_RATE_USER", "STEMWEB_UPLOAD_RATE_TEAM"),
+    "jobs": ("job", "STEMWEB_JOB_RATE_USER", "STEMWEB_JOB_RATE_TEAM"),
+}
+
+
+def require_rate(membership: Membership, action: str, amount: int = 1) -> None:
+    """Count ``amount`` ``action``s ("uploads" or "jobs") for the member and for their team.
+
+    Raises:
+        RateLimited: the member or the team is over its configured rate.
+    """
+    noun, user_setting, team_setting = _RATES[action]
+    for scope, setting, key in (
+        ("you", user_setting, f"{action}:user:{membership.user_id}"),
+        ("your team", team_setting, f"{action}:team:{membership.team_id}"),
+    ):
+        rate = Rate.parse(getattr(settings, setting))
+        if rate is not None and (wait := hit(key, rate, amount)) is not None:
+            raise RateLimited(
+                f"Too many {action}: {scope} may make {rate.count} {noun}s every "
+                f"{rate.period_s} s. Try again in {ceil(wait)} s."
+            )
 
 
 def require_staff(request: HttpRequest) -> None:

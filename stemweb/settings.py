@@ -219,6 +219,12 @@ RQ = {"COMMIT_MODE": "auto"}
 STEMWEB_MAX_UPLOAD_MB = env_int("STEMWEB_MAX_UPLOAD_MB", 200)
 STEMWEB_MAX_DURATION_S = env_int("STEMWEB_MAX_DURATION_S", 1200)
 STEMWEB_MIN_DURATION_S = env_int("STEMWEB_MIN_DURATION_S", 1)
+# Rate limits, "COUNT/SECONDS" ("" or "0": off): upload attempts, and jobs created (uploads and
+# bulk separation), per user and per team.
+STEMWEB_UPLOAD_RATE_USER = env_str("STEMWEB_UPLOAD_RATE_USER", "10/60")
+STEMWEB_UPLOAD_RATE_TEAM = env_str("STEMWEB_UPLOAD_RATE_TEAM", "30/60")
+STEMWEB_JOB_RATE_USER = env_str("STEMWEB_JOB_RATE_USER", "60/60")
+STEMWEB_JOB_RATE_TEAM = env_str("STEMWEB_JOB_RATE_TEAM", "200/60")
 # Sections other apps add to the team settings page: dotted paths of functions taking the
 # membership and returning (template, context).
 STEMWEB_TEAM_SETTINGS_SECTIONS = [

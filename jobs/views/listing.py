@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import AuthenticatedHttpRequest, current_membership, require_role
 from accounts.models import Membership
+from jobs.access import RateLimited, require_rate
 from jobs.models import SeparationJob
 from jobs.selectors import configured_providers, projects_with_latest_job
 from jobs.services import JobRequestError, projects_separate
@@ -132,13 +133,14 @@ def projects_bulk(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     elif action == "separate":
         try:
+            require_rate(membership, "jobs", amount=len(ids))
             jobs = projects_separate(
                 projects=projects,
                 user=request.user,
                 provider_key=request.POST.get("provider", ""),
                 stem_set=request.POST.get("stem_set", ""),
             )
-        except JobRequestError as exc:
+        except (JobRequestError, RateLimited) as exc:
             messages.error(request, f"Nothing was queued. {exc}")
         else:
             messages.success(request, f"Queued {len(jobs)} job{'s' if len(jobs) != 1 else ''}.")

@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.access import AuthenticatedHttpRequest, current_membership
+from jobs.access import RateLimited, require_rate
 from jobs.forms import UploadForm
 from jobs.services import JobRequestError, project_from_platform, project_upload
 
@@ -21,6 +22,14 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not membership.can_upload:
         raise PermissionDenied("Viewers cannot upload.")
     form = UploadForm(request.POST or None, request.FILES or None, team=membership.team)
+    if request.method == "POST":
+        try:  # before the upload is decoded: that is the expensive part
+            require_rate(membership, "uploads")
+        except RateLimited as exc:
+            form = UploadForm(team=membership.team)  # unbound: the upload is not decoded
+            return render(
+                request, "jobs/upload.html", {"form": form, "refused": str(exc)}, status=429
+            )
     if request.method == "POST" and form.is_valid():
         upload_file = form.cleaned_data["file"]
         provider = form.selected_provider
