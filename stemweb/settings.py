@@ -273,8 +273,12 @@ STEMWEB_PUBLIC_URL = env_str("STEMWEB_PUBLIC_URL", "http://127.0.0.1:8000").rstr
 # Provider HTTP: explicit timeouts; transient errors retried with backoff, a bounded number.
 STEMWEB_HTTP_CONNECT_TIMEOUT_S = float(env_str("STEMWEB_HTTP_CONNECT_TIMEOUT_S") or 5)
 STEMWEB_HTTP_READ_TIMEOUT_S = float(env_str("STEMWEB_HTTP_READ_TIMEOUT_S") or 30)
-STEMWEB_RETRY_LIMIT = env_int("STEMWEB_RETRY_LIMIT", 5)
+# Transient provider errors (network, 429, 5xx) retry with exponential backoff (base doubling up
+# to the max delay, +-20 % jitter) until the retries have waited the window; 0 = no count limit.
+STEMWEB_RETRY_WINDOW_S = float(env_str("STEMWEB_RETRY_WINDOW_S") or 900)
 STEMWEB_RETRY_BASE_S = float(env_str("STEMWEB_RETRY_BASE_S") or 2)
+STEMWEB_RETRY_MAX_DELAY_S = float(env_str("STEMWEB_RETRY_MAX_DELAY_S") or 120)
+STEMWEB_RETRY_LIMIT = env_int("STEMWEB_RETRY_LIMIT", 0)
 # Result downloads: size cap, overall timeout, and hosts allowed despite a private address.
 STEMWEB_FETCH_MAX_MB = env_int("STEMWEB_FETCH_MAX_MB", 1024)
 STEMWEB_FETCH_TIMEOUT_S = float(env_str("STEMWEB_FETCH_TIMEOUT_S") or 300)

@@ -143,21 +143,33 @@ def _step(job: SeparationJob, provider: Provider) -> None:
         job_fail(job, f"Separation crashed: {type(exc).__name__}: {exc}")
 
 
+def retry_delay_s(retry: int) -> float:
+    """The backoff before transient retry number ``retry`` (1, 2, ...), without jitter:
+    ``STEMWEB_RETRY_BASE_S`` doubling each time, at most ``STEMWEB_RETRY_MAX_DELAY_S``."""
+    return min(settings.STEMWEB_RETRY_BASE_S * 2 ** (retry - 1), settings.STEMWEB_RETRY_MAX_DELAY_S)
+
+
 def _provider_error(job: SeparationJob, exc: ProviderError) -> None:
-    """Fail the job on a permanent error; retry a transient one later, a bounded number."""
+    """Fail the job on a permanent error; retry a transient one later with exponential
+    backoff, for as long as the retries so far have waited less than ``STEMWEB_RETRY_WINDOW_S``
+    (and, when set, at most ``STEMWEB_RETRY_LIMIT`` times)."""
     SeparationJob.objects.filter(pk=job.pk).update(collecting=False)
     if exc.permanent:
         job_fail(job, str(exc))
         return
     failures = job.transient_errors + 1
+    retries = failures - 1
+    waited = sum(retry_delay_s(k) for k in range(1, failures))
     limit = settings.STEMWEB_RETRY_LIMIT
-    if failures > limit:
-        job_fail(job, f"{exc} Gave up after {limit} retries.")
+    if limit and retries >= limit:
+        job_fail(job, f"{exc} Gave up after {retries} retries.")
+        return
+    if waited >= settings.STEMWEB_RETRY_WINDOW_S:
+        job_fail(job, f"{exc} Gave up after {retries} retries over {waited / 60:.0f} minutes.")
         return
     SeparationJob.objects.filter(pk=job.pk).update(transient_errors=failures)
-    base = settings.STEMWEB_RETRY_BASE_S * 2 ** (failures - 1)
-    delay = max(exc.retry_after or 0.0, base * random.uniform(0.8, 1.2))  # noqa: S311
-    log.info("job %s: %s; retry %d/%d in %.1f s", job.pk, exc, failures, limit, delay)
+    delay = max(exc.retry_after or 0.0, retry_delay_s(failures) * random.uniform(0.8, 1.2))  # noqa: S311
+    log.info("job %s: %s; retry %d in %.1f s (%.0f s so far)", job.pk, exc, failures, delay, waited)
     _schedule_check(job, delay)
 
 

@@ -14,6 +14,7 @@ from jobs.models import JobEvent, SeparationJob
 from jobs.services import job_create, jobs_recover
 from jobs.tasks import run_job
 from library.models import Project
+from providers.base import ProviderError
 from providers.stemsets import StemSet
 from tests.fixtures import DEV01, drain, make_project, make_user
 
@@ -186,3 +187,35 @@ def test_a_re_delivered_job_polls_its_task_instead_of_submitting_again(providers
     job = drain(job)
     assert job.status == Status.SUCCEEDED
     assert job.events.filter(method="POST").count() == 1  # one submission, one payment
+
+
+def _transient_streak(job, count: int) -> None:
+    """``count`` transient errors in a row, as the run service meets them."""
+    for _ in range(count):
+        job.refresh_from_db()
+        services.run._provider_error(job, ProviderError("CAMB.AI is down.", permanent=False))
+
+
+def test_a_provider_down_for_minutes_is_waited_out_not_failed(providers, owner, mixture, settings):
+    # 2, 4, 8, 16, 32, 64 s: the old five-retry limit failed jobs after about 64 s of outage.
+    settings.STEMWEB_RETRY_BASE_S, settings.STEMWEB_RETRY_MAX_DELAY_S = 2, 120
+    settings.STEMWEB_RETRY_WINDOW_S, settings.STEMWEB_RETRY_LIMIT = 900, 0
+    job = _camb(owner, mixture)
+    SeparationJob.objects.filter(pk=job.pk).update(status=Status.RUNNING)
+    _transient_streak(job, 8)  # 2+4+8+16+32+64+120 = 246 s waited so far
+    job.refresh_from_db()
+    assert job.status == Status.RUNNING and job.transient_errors == 8
+    assert services.run.retry_delay_s(8) == 120  # capped
+
+
+def test_past_the_retry_window_the_job_fails_saying_how_long_it_waited(
+    providers, owner, mixture, settings
+):
+    settings.STEMWEB_RETRY_BASE_S, settings.STEMWEB_RETRY_MAX_DELAY_S = 60, 60
+    settings.STEMWEB_RETRY_WINDOW_S, settings.STEMWEB_RETRY_LIMIT = 300, 0
+    job = _camb(owner, mixture)
+    SeparationJob.objects.filter(pk=job.pk).update(status=Status.RUNNING)
+    _transient_streak(job, 6)  # the sixth error comes after 5 retries x 60 s = 300 s
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert job.error == "CAMB.AI is down. Gave up after 5 retries over 5 minutes."
