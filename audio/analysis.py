@@ -1,7 +1,7 @@
 """What stemweb measures on finished stems, once, in the worker.
 
-- Integrated loudness in LUFS, ITU-R BS.1770-4 (pyloudnorm); below the standard's -70 LUFS
-  absolute gate a stem counts as having no signal.
+- Integrated loudness in LUFS, ITU-R BS.1770-4 (:mod:`audio.loudness`, pyloudnorm's measurement
+  streamed); below the standard's -70 LUFS absolute gate a stem counts as having no signal.
 - Sample peak in dBFS.
 - Waveform peaks: the largest absolute sample (over channels) in each of ``BUCKETS`` equal slices
   of the stem, so a browser draws the waveform without decoding the audio.
@@ -11,15 +11,14 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyloudnorm
 import soundfile as sf
 
+from audio.loudness import LoudnessMeter
 from audio.probe import AudioInfo, read_blocks
 
 BUCKETS = 800
@@ -35,18 +34,29 @@ class StemAnalysis:
 
 
 def analyze_stem(path: Path, info: AudioInfo) -> StemAnalysis:
-    """Measure one decoded-checked stem. Loudness needs the whole signal (pyloudnorm)."""
-    audio = np.concatenate(list(read_blocks(path, info))).astype(np.float64)
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    """Measure one decode-checked stem in one streamed pass: memory holds one decoded block
+    and a few numbers per 100 ms, whatever the duration."""
+    meter = LoudnessMeter(info.sample_rate, info.channels, info.frames)
+    edges = np.linspace(0, info.frames, BUCKETS + 1).astype(np.int64)
+    bucket_peaks = np.zeros(BUCKETS)
+    peak, done = 0.0, 0
+    for block in read_blocks(path, info):
+        meter.add(block)
+        envelope = np.abs(block).max(axis=1)
+        peak = max(peak, float(envelope.max()) if len(envelope) else 0.0)
+        # the buckets this block overlaps: reduce its envelope over each one
+        first = int(np.searchsorted(edges, done, side="right")) - 1
+        last = int(np.searchsorted(edges, done + len(block), side="left"))
+        for k in range(max(first, 0), min(last, BUCKETS)):
+            lo, hi = max(edges[k] - done, 0), min(edges[k + 1] - done, len(block))
+            if hi > lo:
+                bucket_peaks[k] = max(bucket_peaks[k], float(envelope[lo:hi].max()))
+        done += len(block)
     loudness: float | None = None
-    if peak > 0 and len(audio) >= int(0.4 * info.sample_rate):  # BS.1770 blocks are 400 ms
-        measured = pyloudnorm.Meter(info.sample_rate).integrated_loudness(audio)
+    if peak > 0 and done >= int(0.4 * info.sample_rate):  # BS.1770 blocks are 400 ms
+        measured = meter.integrated()
         loudness = measured if math.isfinite(measured) and measured > SILENCE_LUFS else None
-    envelope = np.abs(audio).max(axis=1) if audio.size else np.zeros(1)
-    edges = np.linspace(0, len(envelope), BUCKETS + 1).astype(int)
-    peaks = [
-        round(float(envelope[a:b].max()), 4) if b > a else 0.0 for a, b in itertools.pairwise(edges)
-    ]
+    peaks = [round(float(v), 4) for v in bucket_peaks]
     return StemAnalysis(
         lufs=round(loudness, 2) if loudness is not None else None,
         peak_dbfs=round(20 * math.log10(peak), 2) if peak > 0 else None,
