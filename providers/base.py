@@ -124,6 +124,9 @@ class Provider(ABC):
     key: ClassVar[str]
     label: ClassVar[str]
     cpu_bound: ClassVar[bool] = False  # True: runs on the worker's CPU (the local queue)
+    # Whether a task id still means something on a retry: a remote task can be polled again;
+    # the local engine's "task" was files in a work directory that is gone.
+    resumable: ClassVar[bool] = True
     stem_sets: ClassVar[tuple[StemSet, ...]]
     accepts: ClassVar[str]  # shown on the upload page
     needs_upload: ClassVar[bool] = True  # False: the source is a track on the platform

@@ -15,6 +15,7 @@ from jobs.models import AuditEntry, SeparationJob, job_storage_prefix
 from jobs.services.ending import job_ended, job_released
 from jobs.services.intake import JobRequestError, job_create
 from jobs.services.run import job_enqueue
+from providers.registry import get_provider
 from stemweb.lib.storage import delete_tree
 
 Status = SeparationJob.Status
@@ -79,8 +80,10 @@ def job_cancel(*, job: SeparationJob, actor: User | None, reason: str = "") -> b
 
 
 def job_retry(*, job: SeparationJob, actor: User | None, reason: str = "") -> bool:
-    """Queue a failed or timed-out job again. With a provider task id it resumes polling that
-    task instead of submitting (and paying) again."""
+    """Queue a failed or timed-out job again. With a remote provider's task id it resumes
+    polling that task instead of submitting (and paying) again; a provider whose tasks cannot
+    be resumed (the local engine) starts over."""
+    resumes = bool(job.provider_task_id) and get_provider(job.provider).resumable
     updated = SeparationJob.objects.filter(
         pk=job.pk, status__in=[Status.FAILED, Status.TIMED_OUT]
     ).update(
@@ -93,11 +96,12 @@ def job_retry(*, job: SeparationJob, actor: User | None, reason: str = "") -> bo
         started=None,
         finished=None,
         deadline=None,
+        **({} if resumes else {"provider_task_id": "", "provider_state": {}}),
     )
     if not updated:
         return False
     job.refresh_from_db()
-    _audit(job, actor, "retry", reason, resumes_task=bool(job.provider_task_id))
+    _audit(job, actor, "retry", reason, resumes_task=resumes)
     transaction.on_commit(partial(job_enqueue, job=job), robust=True)
     return True
 

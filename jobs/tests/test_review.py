@@ -13,7 +13,14 @@ from jobs.models import AuditEntry, SeparationJob
 from jobs.services import job_create
 from jobs.tasks import run_job
 from providers.stemsets import StemSet
-from tests.fixtures import drain, make_finished_job, make_project, stored_files, work_due
+from tests.fixtures import (
+    drain,
+    make_finished_job,
+    make_job,
+    make_project,
+    stored_files,
+    work_due,
+)
 from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -160,6 +167,21 @@ def test_retry_resumes_the_provider_task_without_submitting_again(
     assert job.status == Status.SUCCEEDED, job.error
     assert job.events.filter(method="POST").count() == 1  # one submission, one payment
     assert AuditEntry.objects.get().details == {"resumes_task": True}
+
+
+def test_retry_of_a_local_job_that_had_a_task_id_separates_again(client, user, mixture):
+    job = make_job(user, mixture)
+    run_job(str(job.pk))
+    # It failed after the engine ran (say, while storing the stems): the task id stays, the
+    # engine's work directory is gone.
+    SeparationJob.objects.filter(pk=job.pk).update(status=Status.FAILED, error="disk full")
+    job.stems.all().delete()
+    client.force_login(_staff("op@example.com", "operate_separationjob", "view_separationjob"))
+    _act(client, "retry", job, reason="disk freed")
+    job = drain(job)
+    assert job.status == Status.SUCCEEDED, job.error
+    assert job.stems.count() == 2 and job.provider_task_id == f"local-{job.pk}"
+    assert AuditEntry.objects.get().details == {"resumes_task": False}
 
 
 def test_a_held_job_releases_downloads_and_webhook_only_on_approval(

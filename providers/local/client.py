@@ -42,6 +42,7 @@ class LocalProvider(Provider):
     key = "local"
     label = "Local engine"
     cpu_bound = True
+    resumable = False
     stem_sets = tuple(MODES)
     accepts = "WAV, FLAC, MP3, AAC/M4A or OGG uploads; runs on this server, no API key"
     needs_api_key = False
