@@ -22,6 +22,7 @@ from library.models import Project
 from stemweb.lib.ratelimit import Rate, hit
 
 __all__ = [
+    "OPERATE_PERMISSION",
     "REVIEW_PERMISSION",
     "RateLimited",
     "job_for_callback",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 REVIEW_PERMISSION = "jobs.review_separationjob"
+OPERATE_PERMISSION = "jobs.operate_separationjob"  # retry, cancel, re-run, the queues
 
 
 def refuse_if_held(request: HttpRequest, job: SeparationJob) -> None:

@@ -243,3 +243,13 @@ def test_the_admin_job_page_and_queue_health_show_what_staff_need(admin_client, 
     health = admin_client.get(reverse("queue_health")).content.decode()
     assert 'data-queue="default"' in health and 'data-queue="local"' in health
     assert '<td>Succeeded</td><td class="count">1</td>' in health
+
+
+def test_django_rq_pages_need_the_permission_to_operate_jobs(client):
+    home = reverse("django_rq:home")
+    assert client.get(home).status_code == 302  # anonymous: on to the admin login
+    client.force_login(_staff("looker@example.com", "view_separationjob"))
+    assert client.get(home).status_code == 403
+    client.force_login(_staff("op@example.com", "operate_separationjob", "view_separationjob"))
+    response = client.get(home)
+    assert response.status_code == 200 and "default" in response.content.decode()
