@@ -283,6 +283,9 @@ STEMWEB_RETRY_LIMIT = env_int("STEMWEB_RETRY_LIMIT", 0)
 STEMWEB_FETCH_MAX_MB = env_int("STEMWEB_FETCH_MAX_MB", 1024)
 STEMWEB_FETCH_TIMEOUT_S = float(env_str("STEMWEB_FETCH_TIMEOUT_S") or 300)
 STEMWEB_FETCH_ALLOW_HOSTS = env_list("STEMWEB_FETCH_ALLOW_HOSTS", [])
+# Hosts a team's webhook URL may point at despite a private address: empty, so the development
+# allow-list above (the sandboxes' result files) never lets a tenant's webhook reach loopback.
+STEMWEB_WEBHOOK_ALLOW_HOSTS = env_list("STEMWEB_WEBHOOK_ALLOW_HOSTS", [])
 # Signed links (source for FineVoice, stems in outgoing webhooks) expire after this long.
 STEMWEB_SIGNED_URL_TTL_S = env_int("STEMWEB_SIGNED_URL_TTL_S", 7 * 86400)
 # Outgoing webhooks: retry after 1, 5 and 15 minutes, times this factor (tests shrink it).

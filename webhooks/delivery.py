@@ -60,7 +60,7 @@ def webhook_deliver(*, delivery_id: int) -> None:
     started = time.monotonic()
     status_code, error = None, ""
     try:
-        netguard.check_url(delivery.url, settings.STEMWEB_FETCH_ALLOW_HOSTS)
+        netguard.check_url(delivery.url, settings.STEMWEB_WEBHOOK_ALLOW_HOSTS)
         now = timezone.now()
         headers = {
             "content-type": "application/json",

@@ -192,7 +192,7 @@ def test_a_held_job_releases_downloads_and_webhook_only_on_approval(
     team.webhook_url = "http://127.0.0.1:9/hook"  # not contacted while held
     team.webhook_secret = "whsec_" + "A" * 44
     team.save()
-    settings.STEMWEB_FETCH_ALLOW_HOSTS = ["127.0.0.1"]
+    settings.STEMWEB_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
     job = make_finished_job(user, mixture, StemSet.VOCALS_INSTRUMENTAL, tmp_path / "s")
     stem = job.stems.get(name="vocals")
     client.force_login(user)

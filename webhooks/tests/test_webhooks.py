@@ -56,6 +56,7 @@ def team_with_hook(providers, settings):
     team = Membership.objects.get(user=owner).team
     team.webhook_secret = new_secret()
     settings.STEMWEB_WEBHOOK_RETRY_SCALE = 0.005  # 1, 5, 15 min -> 0.3, 1.5, 4.5 s
+    settings.STEMWEB_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]  # the test's receivers, on loopback
     return owner, team
 
 
@@ -168,6 +169,21 @@ def test_a_private_webhook_address_is_refused(team_with_hook, mixture, settings)
     _finish(owner, mixture)
     _wait_for(lambda: WebhookDelivery.objects.filter(outcome=Outcome.FAILED).exists())
     assert "non-public address" in WebhookDelivery.objects.get(attempt=1).error
+
+
+def test_the_result_file_allow_list_never_opens_loopback_to_webhooks(
+    team_with_hook, mixture, settings, receivers
+):
+    owner, team = team_with_hook
+    receiver = receivers()
+    settings.STEMWEB_WEBHOOK_ALLOW_HOSTS = []  # as in production and under `make run`
+    settings.STEMWEB_FETCH_ALLOW_HOSTS = ["127.0.0.1", "localhost"]  # the sandboxes' files
+    settings.STEMWEB_WEBHOOK_RETRY_SCALE = 0.0001
+    _hook(team, receiver.url)
+    _finish(owner, mixture)
+    _wait_for(lambda: WebhookDelivery.objects.filter(outcome=Outcome.FAILED).exists())
+    assert "non-public address" in WebhookDelivery.objects.get(attempt=1).error
+    assert receiver.requests == []
 
 
 def test_the_settings_page_shows_deliveries_to_admins_only(
