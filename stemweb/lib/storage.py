@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from django.core.files.storage import Storage
+from django.core.files.storage import FileSystemStorage, Storage
 from django.db.models.fields.files import FieldFile
 
 COPY_CHUNK = 1024 * 1024
@@ -50,7 +50,9 @@ def delete_tree(storage: Storage, prefix: str) -> int:
         deleted += 1
     for name in dirs:
         deleted += delete_tree(storage, f"{prefix}/{name}")
-    if hasattr(storage, "path"):  # a local directory, now empty
+    # Only local storage has directories to remove; every Storage has a path() method, but
+    # S3's raises NotImplementedError.
+    if isinstance(storage, FileSystemStorage):
         with contextlib.suppress(OSError):  # not empty, or already gone
             os.rmdir(storage.path(prefix))
     return deleted
