@@ -94,12 +94,15 @@ class Engine:
         paths = {f.key: f.path for f in files}
         self._spleeter = spleeter.SpleeterMasker(paths["spleeter"], threads=threads)
         self._deepfilter_files = (paths["deepfilter_library"], paths["deepfilter_model"])
-        self._deepfilter().close()  # fail here, not in the first job, if the runtime refuses
+        # Made now so a refused runtime fails here, not in the first job; the first recording
+        # then uses it instead of paying for another.
+        self._unused: deepfilter.DeepFilter | None = deepfilter.DeepFilter(*self._deepfilter_files)
 
     def _deepfilter(self) -> deepfilter.DeepFilter:
         """A fresh DeepFilterNet stream (0.2 s): one per recording, so results never depend
         on what the engine separated before."""
-        return deepfilter.DeepFilter(*self._deepfilter_files)
+        fresh, self._unused = self._unused, None
+        return fresh if fresh is not None else deepfilter.DeepFilter(*self._deepfilter_files)
 
     @property
     def provenance(self) -> dict[str, object]:
