@@ -159,15 +159,6 @@ def invitation_token(invitation: Invitation) -> str:
     return signing.TimestampSigner(salt=INVITATION_SALT).sign(str(invitation.public_id))
 
 
-def invitation_from_token(token: str) -> Invitation | None:
-    """The invitation a token names, whether usable or not; None for a forged token."""
-    try:
-        public_id = signing.TimestampSigner(salt=INVITATION_SALT).unsign(token)
-    except signing.BadSignature:
-        return None
-    return Invitation.objects.select_related("team").filter(public_id=public_id).first()
-
-
 def invitation_problem(invitation: Invitation, user: User | None) -> str | None:
     """Why ``user`` (None: not logged in) cannot use ``invitation`` now, or None."""
     if invitation.revoked:
