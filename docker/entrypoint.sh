@@ -1,6 +1,7 @@
 #!/bin/sh
-# `web` (default): migrate, then gunicorn on :8000. `worker`: recover lost jobs, then one RQ
-# worker on the default and local queues with the scheduler. Anything else runs as given.
+# `web` (default): migrate, then gunicorn on :8000. `worker`: one recovery pass, then one RQ
+# worker on the default and local queues with the scheduler. `cron`: RQ's cron scheduler, which
+# runs recovery every minute (run one or more; passes take a lock). Anything else runs as given.
 set -e
 case "$1" in
   web)
@@ -13,6 +14,9 @@ case "$1" in
     python manage.py recover_jobs
     exec python manage.py rqworker default local --with-scheduler \
       --worker-class stemweb.worker.StemwebWorker
+    ;;
+  cron)
+    exec python manage.py rqcron stemweb.cron
     ;;
   *)
     exec "$@"

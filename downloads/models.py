@@ -29,6 +29,10 @@ class Rendered(models.Model):
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # How many times it was handed to RQ; the task renders only for the newest hand-over, so a
+    # re-enqueue by recovery never renders twice. Recovery gives up after a few.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)  # the newest hand-over
 
     class Meta:
         abstract = True

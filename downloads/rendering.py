@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import math
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 from django.core.files import File
+from django.db.models import Q
+from django.utils import timezone
 
 from audio.probe import probe, read_blocks
 from downloads.formats import ENCODINGS
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 _PCM24_MAX = 1.0 - 2.0**-23
+GRACE = timedelta(minutes=2)  # how long a pending render may have no task in RQ
+MAX_ATTEMPTS = 3
 State = Rendition.State
 
 
@@ -35,15 +40,54 @@ def rendition_request(*, stem: Stem, fmt: str, retry_failed: bool = False) -> Re
     it failed and ``retry_failed`` (a person asked again; polls never retry)."""
     rendition, created = Rendition.objects.get_or_create(stem=stem, format=fmt)
     if created or (retry_failed and rendition.state == State.FAILED):
-        Rendition.objects.filter(pk=rendition.pk).update(state=State.PENDING, error="")
+        Rendition.objects.filter(pk=rendition.pk).update(state=State.PENDING, error="", attempts=0)
         rendition.state = State.PENDING
-        queues.enqueue(queues.RENDER_STEM, rendition.pk, queue=queues.LOCAL)
+        _hand_over(rendition, attempts=0)
     return rendition
 
 
-def render_rendition(*, rendition_id: int) -> None:
+def _hand_over(rendered: Rendition | CustomMix, *, attempts: int) -> bool:
+    """Give a pending rendition or mix to RQ as attempt ``attempts + 1``, unless it changed
+    since it was read; the task renders only for the newest attempt."""
+    model = type(rendered)
+    moved = model._default_manager.filter(
+        pk=rendered.pk, state=State.PENDING, attempts=attempts
+    ).update(attempts=attempts + 1, queued_at=timezone.now())
+    if moved:
+        task = queues.RENDER_STEM if model is Rendition else queues.RENDER_MIX
+        queues.enqueue(task, rendered.pk, attempts + 1, queue=queues.LOCAL)
+    return bool(moved)
+
+
+def renders_recover(*, held: set[tuple[str, str]]) -> dict[str, int]:
+    """Pending renditions and mixes with no task in RQ (Redis restarted empty, or the worker
+    died while rendering) for ``GRACE``: handed over again, or failed after ``MAX_ATTEMPTS``."""
+    counts = {"renders requeued": 0, "renders failed": 0}
+    cutoff = timezone.now() - GRACE
+    for model, task in ((Rendition, queues.RENDER_STEM), (CustomMix, queues.RENDER_MIX)):
+        stale = model._default_manager.filter(state=State.PENDING).filter(
+            Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True, created__lt=cutoff)
+        )
+        for rendered in stale:
+            if (task, str(rendered.pk)) in held:
+                continue
+            if rendered.attempts >= MAX_ATTEMPTS:
+                rendered.mark_failed(RuntimeError(f"the worker lost it {MAX_ATTEMPTS} times"))
+                counts["renders failed"] += 1
+            else:
+                counts["renders requeued"] += _hand_over(rendered, attempts=rendered.attempts)
+    return counts
+
+
+def _current(rendered: Rendition | CustomMix, attempt: int | None) -> bool:
+    """Whether a task for ``attempt`` should render: pending, and not superseded by a newer
+    hand-over (None: a task queued before attempts were counted)."""
+    return rendered.state == State.PENDING and attempt in (None, rendered.attempts)
+
+
+def render_rendition(*, rendition_id: int, attempt: int | None = None) -> None:
     rendition = Rendition.objects.select_related("stem__job__project__team").get(pk=rendition_id)
-    if rendition.state == State.READY:
+    if not _current(rendition, attempt):
         return
     stem = rendition.stem
     try:
@@ -81,14 +125,14 @@ def mix_create(
     mix = CustomMix.objects.create(
         job=job, name=name[:100] or "Custom mix", gains_db=gains, format=fmt, created_by=user
     )
-    queues.enqueue(queues.RENDER_MIX, mix.pk, queue=queues.LOCAL)
+    _hand_over(mix, attempts=0)
     return mix
 
 
-def render_custom_mix(*, mix_id: int) -> None:
+def render_custom_mix(*, mix_id: int, attempt: int | None = None) -> None:
     """Sum the chosen stems at their gains (dB) block by block, clip to full scale, encode."""
     mix = CustomMix.objects.select_related("job__project__team").get(pk=mix_id)
-    if mix.state == State.READY:
+    if not _current(mix, attempt):
         return
     stems = {s.name: s for s in mix.job.stems.all() if s.name in mix.gains_db}
     try:

@@ -72,7 +72,14 @@ class SeparationJob(models.Model):
     deadline = models.DateTimeField(null=True, blank=True)  # past it the job is timed_out
     callback_token = models.CharField(max_length=64, default=new_token, editable=False)
     callback_payload = models.JSONField(null=True, blank=True)  # the first valid callback
-    collecting = models.BooleanField(default=False)  # one worker claimed the result download
+    # The claim of the worker moving the job right now (run, poll or collect): a random token
+    # and the time it lapses unless renewed (see ``jobs.services.lease``). Empty when nobody
+    # holds it; a lapsed one means the worker died.
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # When the next scheduled check of a remote job is due; past it by a margin with no check
+    # waiting in RQ, the check was lost (Redis restarted empty) and recovery schedules one.
+    next_check_at = models.DateTimeField(null=True, blank=True)
     # What the job costs in its provider's unit: stem-seconds (audio seconds x stems) for the
     # local engine, CAMB.AI and FineVoice; credits for Suno-style (10 or 50 per job).
     cost = models.FloatField(default=0.0)
@@ -103,6 +110,7 @@ class SeparationJob(models.Model):
         indexes = [
             models.Index(fields=["status", "created"]),
             models.Index(fields=["project", "-created"]),
+            models.Index(fields=["status", "lease_until"]),
         ]
         permissions = [
             ("review_separationjob", "Can approve or flag separation jobs"),

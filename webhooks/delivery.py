@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import httpx
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -27,6 +28,7 @@ from webhooks.models import WebhookDelivery
 from webhooks.payload import webhook_payload
 
 RETRY_DELAYS_S = (60, 300, 900)
+GRACE = timedelta(minutes=2)  # how late a pending delivery may be before it counts as lost
 Outcome = WebhookDelivery.Outcome
 
 
@@ -37,7 +39,11 @@ def webhook_enqueue(*, job_id: str) -> WebhookDelivery | None:
     if not team.webhook_url or not job.is_terminal:
         return None
     delivery = WebhookDelivery.objects.create(
-        team=team, job=job, message_id=f"msg_{uuid.uuid4().hex}", url=team.webhook_url
+        team=team,
+        job=job,
+        message_id=f"msg_{uuid.uuid4().hex}",
+        url=team.webhook_url,
+        due_at=timezone.now(),
     )
     _enqueue(delivery, delay_s=0)
     return delivery
@@ -49,14 +55,15 @@ def _enqueue(delivery: WebhookDelivery, delay_s: float) -> None:
 
 def webhook_deliver(*, delivery_id: int) -> None:
     """Make one attempt; on failure schedule the next (after 1, 5, 15 minutes) or give up."""
+    attempted_at = timezone.now()
     claimed = WebhookDelivery.objects.filter(pk=delivery_id, outcome=Outcome.PENDING).update(
-        outcome=Outcome.SENDING  # a re-delivered task finds it claimed and does nothing
+        outcome=Outcome.SENDING,  # a re-delivered task finds it claimed and does nothing
+        attempted_at=attempted_at,
     )
     if not claimed:
         return
     delivery = WebhookDelivery.objects.select_related("team", "job__project").get(pk=delivery_id)
     body = json.dumps(webhook_payload(delivery.job), separators=(",", ":"))
-    delivery.attempted_at = timezone.now()
     started = time.monotonic()
     status_code, error = None, ""
     try:
@@ -93,15 +100,42 @@ def webhook_deliver(*, delivery_id: int) -> None:
     elif delivery.attempt <= len(RETRY_DELAYS_S):
         delay = RETRY_DELAYS_S[delivery.attempt - 1] * settings.STEMWEB_WEBHOOK_RETRY_SCALE
         delivery.outcome = Outcome.RETRYING
-        delivery.next_attempt_at = delivery.attempted_at + timedelta(seconds=delay)
+        delivery.next_attempt_at = attempted_at + timedelta(seconds=delay)
         retry = WebhookDelivery.objects.create(
             team=delivery.team,
             job=delivery.job,
             message_id=delivery.message_id,
             attempt=delivery.attempt + 1,
             url=delivery.url,
+            due_at=delivery.next_attempt_at,
         )
         _enqueue(retry, delay_s=delay)
     else:
         delivery.outcome = Outcome.FAILED
     delivery.save()
+
+
+def webhooks_recover(*, held: set[tuple[str, str]]) -> dict[str, int]:
+    """Deliveries with no task in RQ: a pending one past due by ``GRACE`` (Redis restarted
+    empty) is handed to RQ again; one left ``sending`` by a worker that died is sent again
+    (receivers tell repeats apart by ``webhook-id``)."""
+    now = timezone.now()
+    requeued = 0
+    stale = WebhookDelivery.objects.filter(
+        Q(outcome=Outcome.PENDING, due_at__lt=now - GRACE)
+        | Q(outcome=Outcome.PENDING, due_at__isnull=True, created__lt=now - GRACE)
+        | Q(
+            outcome=Outcome.SENDING,
+            attempted_at__lt=now - GRACE - timedelta(seconds=settings.STEMWEB_WEBHOOK_TIMEOUT_S),
+        )
+    )
+    for delivery in stale:
+        if (queues.DELIVER_WEBHOOK, str(delivery.pk)) in held:
+            continue
+        moved = WebhookDelivery.objects.filter(
+            pk=delivery.pk, outcome=delivery.outcome, attempted_at=delivery.attempted_at
+        ).update(outcome=Outcome.PENDING, due_at=now)
+        if moved:
+            _enqueue(delivery, delay_s=0)
+            requeued += 1
+    return {"webhooks requeued": requeued}

@@ -226,3 +226,43 @@ def test_a_local_jobs_zip_names_the_engine_and_its_models(client, user, mixture)
     models = {m["name"]: m for m in provenance["models"]}
     assert models["Spleeter 2stems (ONNX, converted)"]["sha256"] == SPLEETER_ONNX_SHA256
     assert models["DeepFilterNet3 (ONNX archive)"]["licence"] == "MIT OR Apache-2.0"
+
+
+def test_renders_redis_lost_are_handed_over_again_once_then_given_up(client, user, job):
+    client.force_login(user)
+    stem = job.stems.get(name="vocals")
+    url = reverse("stem_download", args=[stem.public_id, "mp3"])
+    client.get(url)
+    mix = CustomMix.objects.create(
+        job=job, name="Karaoke", gains_db={"instrumental": 0}, format="wav"
+    )
+    import django_rq
+    from django.utils import timezone
+
+    from downloads.rendering import MAX_ATTEMPTS, renders_recover
+
+    django_rq.get_connection("local").flushdb()  # Redis restarted empty
+    assert renders_recover(held=set()) == {"renders requeued": 0, "renders failed": 0}
+    rendition = Rendition.objects.get(stem=stem)  # both were asked for a moment ago
+    assert rendition.attempts == 1
+    long_ago = timezone.now() - timezone.timedelta(minutes=10)
+    Rendition.objects.filter(pk=rendition.pk).update(queued_at=long_ago)
+    CustomMix.objects.filter(pk=mix.pk).update(created=long_ago)
+    assert renders_recover(held=set()) == {"renders requeued": 2, "renders failed": 0}
+    from jobs import queues
+
+    held = {(queues.RENDER_STEM, str(rendition.pk)), (queues.RENDER_MIX, str(mix.pk))}
+    Rendition.objects.filter(pk=rendition.pk).update(queued_at=long_ago)
+    assert renders_recover(held=held)["renders requeued"] == 0  # RQ still holds them
+    # Three tasks for the rendition are queued now; only the newest hand-over renders.
+    work_due()
+    rendition.refresh_from_db()
+    mix.refresh_from_db()
+    assert (rendition.state, rendition.attempts, mix.state) == ("ready", 2, "ready")
+    assert Rendition.objects.filter(stem=stem).count() == 1
+    assert len([f for f in job.stems.get(name="vocals").renditions.all() if f.file]) == 1
+    Rendition.objects.filter(pk=rendition.pk).update(
+        state="pending", attempts=MAX_ATTEMPTS, queued_at=long_ago
+    )
+    assert renders_recover(held=set())["renders failed"] == 1
+    assert "lost it 3 times" in Rendition.objects.get(pk=rendition.pk).error

@@ -21,7 +21,7 @@ from jobs.services.intake import (
     projects_separate,
     team_usage,
 )
-from jobs.services.recovery import MAX_ATTEMPTS, Recovery, jobs_recover
+from jobs.services.recovery import MAX_ATTEMPTS, Recovery, jobs_reconcile
 from jobs.services.run import job_check, job_check_now, job_enqueue, job_run
 from jobs.services.staff import (
     job_approve,
@@ -53,7 +53,7 @@ __all__ = [
     "job_rerun",
     "job_retry",
     "job_run",
-    "jobs_recover",
+    "jobs_reconcile",
     "month_start",
     "project_from_platform",
     "project_upload",

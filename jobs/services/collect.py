@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from audio.analysis import StemAnalysis, analyze_stem, residual_db
 from audio.probe import AudioError, AudioInfo, probe
-from jobs.models import SeparationJob, Stem
+from jobs.models import SeparationJob, Stem, job_storage_prefix
 from jobs.services.ending import job_ended
 from library.models import Project
 from providers.base import JobCanceled, Provider, ProviderError, RunContext
 from stemweb.lib import netguard
-from stemweb.lib.storage import saved_name
+from stemweb.lib.storage import delete_tree, saved_name
 
 log = logging.getLogger(__name__)
 Status = SeparationJob.Status
@@ -34,13 +34,12 @@ Status = SeparationJob.Status
 def collect(job: SeparationJob, provider: Provider, ctx: RunContext) -> None:
     """Fetch the finished stems into storage and mark the job succeeded, once.
 
-    The ``collecting`` claim keeps a callback and a poll from downloading the same stems.
+    The caller holds the job's lease (:mod:`jobs.services.lease`), so no other worker collects
+    it meanwhile; files a collector killed mid-way left in the job's folder are removed first.
     """
-    claimed = SeparationJob.objects.filter(
-        pk=job.pk, status=Status.RUNNING, collecting=False
-    ).update(collecting=True)
-    if not claimed:
-        return
+    leftovers = delete_tree(default_storage, job_storage_prefix(job))
+    if leftovers:
+        log.warning("job %s: removed %d files of an interrupted collection", job.pk, leftovers)
     result = provider.result(ctx)
     files: list[StemFile] = []
     for name in job.stem_names:

@@ -24,6 +24,7 @@ from jobs.models import SeparationJob
 from jobs.selectors import provider_api_key
 from jobs.services.collect import collect
 from jobs.services.ending import job_fail
+from jobs.services.lease import job_claim, lease_kept
 from providers.base import JobCanceled, PollState, Provider, ProviderError, RunContext
 from providers.registry import get_provider
 
@@ -61,28 +62,36 @@ def job_run(*, job_id: str) -> None:
     provider = get_provider(job.provider)
     now = timezone.now()
     deadline = now + timedelta(seconds=provider.deadline_s) if provider.deadline_s else None
-    claimed = SeparationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+    token = job_claim(
+        job_id,
+        where_status=Status.QUEUED,
         status=Status.RUNNING,
         started=now,
-        heartbeat=now,
         progress=0.0,
         error="",
         deadline=deadline,
+        next_check_at=None,
     )
-    if not claimed:
+    if token is None:
         log.info("job %s is not queued any more; nothing to do", job_id)
         return
     job.refresh_from_db()
-    _step(job, provider)
+    with lease_kept(job_id, token):
+        _step(job, provider)
 
 
 def job_check(*, job_id: str) -> None:
-    """A scheduled (or callback-triggered) check of a running job: poll, collect, or wait."""
-    job = SeparationJob.objects.filter(pk=job_id).select_related("project__team").first()
-    if job is None or job.status != Status.RUNNING:
+    """A scheduled (or callback-triggered) check of a running job: poll, collect, or wait.
+
+    The check claims the job's lease first: while another worker polls or collects it, this
+    check does nothing (that worker schedules the next one).
+    """
+    token = job_claim(job_id)
+    if token is None:
         return
-    SeparationJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
-    _step(job, get_provider(job.provider))
+    with lease_kept(job_id, token):
+        job = SeparationJob.objects.select_related("project__team").get(pk=job_id)
+        _step(job, get_provider(job.provider))
 
 
 def _step(job: SeparationJob, provider: Provider) -> None:
@@ -153,7 +162,6 @@ def _provider_error(job: SeparationJob, exc: ProviderError) -> None:
     """Fail the job on a permanent error; retry a transient one later with exponential
     backoff, for as long as the retries so far have waited less than ``STEMWEB_RETRY_WINDOW_S``
     (and, when set, at most ``STEMWEB_RETRY_LIMIT`` times)."""
-    SeparationJob.objects.filter(pk=job.pk).update(collecting=False)
     if exc.permanent:
         job_fail(job, str(exc))
         return
@@ -179,6 +187,10 @@ def _poll_delay(provider: Provider, checks: int) -> float:
 
 
 def _schedule_check(job: SeparationJob, delay_s: float) -> None:
+    """Check the job again in ``delay_s`` seconds; the row records when, so recovery can tell
+    a lost check from one that is not due yet."""
+    due = timezone.now() + timedelta(seconds=delay_s)
+    SeparationJob.objects.filter(pk=job.pk).update(next_check_at=due)
     queues.enqueue(queues.CHECK_JOB, str(job.pk), delay_s=delay_s, on_commit=False)
 
 

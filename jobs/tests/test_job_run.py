@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import django_rq
 import numpy as np
 import pytest
 import soundfile as sf
-from django.utils import timezone
 from rq.job import Job as RQJob
 
 from audio.engine.modelfiles import SPLEETER_ONNX_SHA256
 from jobs.models import SeparationJob
-from jobs.services import job_enqueue, jobs_recover
+from jobs.services import job_enqueue
 from jobs.tasks import run_job
 from stemweb.worker import StemwebWorker
 from tests.fixtures import make_job, stored_files
@@ -124,32 +121,3 @@ def test_a_dead_work_horse_fails_the_job(user, mixture):
     worker.handle_work_horse_killed(rq_job, retpid=1, ret_val=9, rusage=None)  # SIGKILL
     job.refresh_from_db()
     assert job.status == Status.FAILED and "signal 9" in job.error
-
-
-def test_recovery_requeues_a_stale_running_job_and_re_enqueues_lost_ones(user, mixture):
-    stale = make_job(user, mixture, name="stale")
-    lost = make_job(user, mixture, name="lost")
-    long_ago = timezone.now() - timedelta(hours=1)
-    SeparationJob.objects.filter(pk=stale.pk).update(status=Status.RUNNING, heartbeat=long_ago)
-    django_rq.get_connection("default").flushdb()  # Redis restarted empty
-
-    result = jobs_recover(stale_after=timedelta(minutes=5))
-
-    assert (result.requeued, result.failed, result.enqueued) == (1, 0, 2)
-    stale.refresh_from_db()
-    assert stale.status == Status.QUEUED and stale.attempts == 1
-    assert set(django_rq.get_queue("local").job_ids) == {
-        f"separate-{stale.pk}-1",
-        f"separate-{lost.pk}-0",
-    }
-    assert jobs_recover().enqueued == 0  # already in RQ: not enqueued twice
-
-
-def test_recovery_gives_up_after_three_attempts(user, mixture):
-    job = make_job(user, mixture)
-    SeparationJob.objects.filter(pk=job.pk).update(
-        status=Status.RUNNING, attempts=2, heartbeat=timezone.now() - timedelta(hours=1)
-    )
-    assert jobs_recover().failed == 1
-    job.refresh_from_db()
-    assert job.status == Status.FAILED and "stopped responding 3 times" in job.error

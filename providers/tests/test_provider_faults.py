@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from jobs import services
 from jobs.models import JobEvent, SeparationJob
-from jobs.services import job_create, jobs_recover
+from jobs.services import job_create, jobs_reconcile
 from jobs.tasks import run_job
 from library.models import Project
 from providers.base import ProviderError
@@ -176,14 +176,19 @@ def test_a_failure_callback_fails_the_job_with_its_message(providers, owner, fau
     assert job.status == Status.FAILED and job.error == reason
 
 
-def test_a_re_delivered_job_polls_its_task_instead_of_submitting_again(providers, owner, mixture):
+def test_a_job_whose_check_redis_lost_polls_its_task_instead_of_submitting_again(
+    providers, owner, mixture
+):
     job = _camb(owner, mixture)
-    run_job(str(job.pk))  # submits, then its worker "dies": the scheduled check is lost
+    run_job(str(job.pk))  # submits and schedules its first check; then Redis restarts empty
     from django_rq import get_queue
 
     get_queue("default").connection.flushdb()
-    SeparationJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now() - timedelta(hours=1))
-    assert jobs_recover().requeued == 1
+    assert jobs_reconcile().rescheduled == 0  # the check is not due yet: nothing is lost
+    SeparationJob.objects.filter(pk=job.pk).update(
+        next_check_at=timezone.now() - timedelta(minutes=2)
+    )
+    assert jobs_reconcile().rescheduled == 1
     job = drain(job)
     assert job.status == Status.SUCCEEDED
     assert job.events.filter(method="POST").count() == 1  # one submission, one payment

@@ -206,3 +206,34 @@ def test_the_settings_page_shows_deliveries_to_admins_only(
     assert client.post(reverse("team_webhook"), {"webhook_url": ""}).status_code == 403
     team.refresh_from_db()
     assert team.webhook_url == receiver.url
+
+
+def test_deliveries_redis_lost_or_a_dead_worker_left_are_sent_again(
+    team_with_hook, mixture, receivers
+):
+    from datetime import timedelta
+
+    import django_rq
+    from django.utils import timezone
+
+    from webhooks.delivery import webhooks_recover
+
+    owner, team = team_with_hook
+    receiver = receivers()
+    _hook(team, receiver.url)
+    _finish(owner, mixture)
+    _wait_for(lambda: len(receiver.requests) == 1)
+    # A delivery queued when Redis restarted empty: pending, with no task anywhere.
+    WebhookDelivery.objects.update(outcome=Outcome.PENDING, due_at=timezone.now())
+    django_rq.get_connection("default").flushdb()
+    assert webhooks_recover(held=set()) == {"webhooks requeued": 0}  # not late enough yet
+    long_ago = timezone.now() - timedelta(minutes=10)
+    WebhookDelivery.objects.update(due_at=long_ago)
+    assert webhooks_recover(held=set()) == {"webhooks requeued": 1}
+    _wait_for(lambda: len(receiver.requests) == 2)
+    # A worker died mid-POST: the attempt is left "sending"; it is sent again, same webhook-id.
+    WebhookDelivery.objects.update(outcome=Outcome.SENDING, attempted_at=long_ago)
+    assert webhooks_recover(held=set()) == {"webhooks requeued": 1}
+    _wait_for(lambda: len(receiver.requests) == 3)
+    assert len({headers["webhook-id"] for headers, _, _ in receiver.requests}) == 1
+    assert WebhookDelivery.objects.get().outcome == Outcome.DELIVERED

@@ -1,29 +1,23 @@
-"""Re-enqueue jobs lost by a crash or restart; run it before starting workers."""
+"""One recovery pass now: what the cron scheduler runs every minute (``stemweb/cron.py``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand
 
-from jobs.services import jobs_recover
+from jobs.services import jobs_reconcile
 
 
 class Command(BaseCommand):
-    help = "Requeue stale running jobs and enqueue queued jobs that Redis does not hold."
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--stale-after",
-            type=float,
-            default=5.0,
-            help="minutes without progress after which a running job counts as abandoned",
-        )
+    help = (
+        "Take back jobs whose worker died, reschedule lost checks, enqueue queued work Redis "
+        "lost (jobs, renditions, mixes, webhook deliveries)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = jobs_recover(stale_after=timedelta(minutes=options["stale_after"]))
-        self.stdout.write(
-            f"recovered: {result.requeued} requeued, {result.failed} failed, "
-            f"{result.enqueued} enqueued"
-        )
+        result = jobs_reconcile()
+        if result is None:
+            self.stdout.write("recovery: another pass is running; nothing done")
+        else:
+            self.stdout.write(f"recovery: {result}")
