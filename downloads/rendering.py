@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,13 +19,13 @@ from downloads.formats import ENCODINGS
 from downloads.models import CustomMix, Rendition
 from jobs import queues
 from jobs.models import SeparationJob, Stem
+from jobs.services.recovery import grace
 from stemweb.lib.storage import copy_to_local
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 _PCM24_MAX = 1.0 - 2.0**-23
-GRACE = timedelta(minutes=2)  # how long a pending render may have no task in RQ
 MAX_ATTEMPTS = 3
 State = Rendition.State
 
@@ -61,9 +60,10 @@ def _hand_over(rendered: Rendition | CustomMix, *, attempts: int) -> bool:
 
 def renders_recover(*, held: set[tuple[str, str]]) -> dict[str, int]:
     """Pending renditions and mixes with no task in RQ (Redis restarted empty, or the worker
-    died while rendering) for ``GRACE``: handed over again, or failed after ``MAX_ATTEMPTS``."""
+    died while rendering) for ``STEMWEB_RECOVERY_GRACE_S``: handed over again, or failed after
+    ``MAX_ATTEMPTS``."""
     counts = {"renders requeued": 0, "renders failed": 0}
-    cutoff = timezone.now() - GRACE
+    cutoff = timezone.now() - grace()
     for model, task in ((Rendition, queues.RENDER_STEM), (CustomMix, queues.RENDER_MIX)):
         stale = model._default_manager.filter(state=State.PENDING).filter(
             Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True, created__lt=cutoff)

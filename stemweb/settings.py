@@ -242,6 +242,10 @@ STEMWEB_RECONCILE_HOOKS = [
 # A worker's claim on a job lapses this many seconds after its last renewal (renewed every
 # sixth of it): a job whose worker died is taken back by the next recovery pass after that.
 STEMWEB_LEASE_S = float(env_str("STEMWEB_LEASE_S") or 30)
+# How often RQ's cron scheduler runs a recovery pass, and how late scheduled work (a check, a
+# render, a webhook delivery) may be with nothing in RQ before it counts as lost.
+STEMWEB_RECONCILE_EVERY_S = env_int("STEMWEB_RECONCILE_EVERY_S", 60)
+STEMWEB_RECOVERY_GRACE_S = float(env_str("STEMWEB_RECOVERY_GRACE_S") or 60)
 # The local engine: where its converted model files live (`make models` fills it), and how many
 # threads one job may use (workers x threads should match the cores).
 STEMWEB_MODEL_DIR = Path(env_str("STEMWEB_MODEL_DIR") or VAR_DIR / "models")

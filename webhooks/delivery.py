@@ -23,12 +23,12 @@ from standardwebhooks.webhooks import Webhook
 
 from jobs import queues
 from jobs.models import SeparationJob
+from jobs.services.recovery import grace
 from stemweb.lib import netguard
 from webhooks.models import WebhookDelivery
 from webhooks.payload import webhook_payload
 
 RETRY_DELAYS_S = (60, 300, 900)
-GRACE = timedelta(minutes=2)  # how late a pending delivery may be before it counts as lost
 Outcome = WebhookDelivery.Outcome
 
 
@@ -116,17 +116,18 @@ def webhook_deliver(*, delivery_id: int) -> None:
 
 
 def webhooks_recover(*, held: set[tuple[str, str]]) -> dict[str, int]:
-    """Deliveries with no task in RQ: a pending one past due by ``GRACE`` (Redis restarted
-    empty) is handed to RQ again; one left ``sending`` by a worker that died is sent again
-    (receivers tell repeats apart by ``webhook-id``)."""
+    """Deliveries with no task in RQ: a pending one past due by ``STEMWEB_RECOVERY_GRACE_S``
+    (Redis restarted empty) is handed to RQ again; one left ``sending`` by a worker that died
+    is sent again (receivers tell repeats apart by ``webhook-id``)."""
     now = timezone.now()
+    late = now - grace()
     requeued = 0
     stale = WebhookDelivery.objects.filter(
-        Q(outcome=Outcome.PENDING, due_at__lt=now - GRACE)
-        | Q(outcome=Outcome.PENDING, due_at__isnull=True, created__lt=now - GRACE)
+        Q(outcome=Outcome.PENDING, due_at__lt=late)
+        | Q(outcome=Outcome.PENDING, due_at__isnull=True, created__lt=late)
         | Q(
             outcome=Outcome.SENDING,
-            attempted_at__lt=now - GRACE - timedelta(seconds=settings.STEMWEB_WEBHOOK_TIMEOUT_S),
+            attempted_at__lt=late - timedelta(seconds=settings.STEMWEB_WEBHOOK_TIMEOUT_S),
         )
     )
     for delivery in stale:

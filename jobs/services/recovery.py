@@ -29,7 +29,6 @@ from providers.registry import get_provider
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job whose worker died this many times fails
-GRACE = timedelta(seconds=60)  # how late a scheduled check may run before it counts as lost
 Status = SeparationJob.Status
 
 Held = set[tuple[str, str]]
@@ -65,8 +64,8 @@ def jobs_reconcile() -> Recovery | None:
     - A running job whose lease lapsed (its worker died): a remote job with a task id is
       checked again at once (never submitted again); any other job goes back to the queue.
       After ``MAX_ATTEMPTS`` deaths it fails with a reason.
-    - A running remote job past its next due check by ``GRACE`` with no check in RQ (Redis
-      restarted empty): checked at once.
+    - A running remote job past its next due check by ``STEMWEB_RECOVERY_GRACE_S`` with no
+      check in RQ (Redis restarted empty): checked at once.
     - A queued job RQ does not hold: enqueued.
     - Each ``STEMWEB_RECONCILE_HOOKS`` function, called with ``held=``: renditions, custom mixes
       and webhook deliveries with no work in RQ, temporary uploads left by killed web workers.
@@ -127,9 +126,14 @@ def _take_back_lapsed(now: datetime) -> tuple[int, int]:
     return requeued, failed
 
 
+def grace() -> timedelta:
+    """How late scheduled work may be with nothing in RQ before it counts as lost."""
+    return timedelta(seconds=settings.STEMWEB_RECOVERY_GRACE_S)
+
+
 def _reschedule_lost_checks(held: Held, now: datetime) -> int:
     overdue = SeparationJob.objects.filter(
-        status=Status.RUNNING, lease_until__isnull=True, next_check_at__lt=now - GRACE
+        status=Status.RUNNING, lease_until__isnull=True, next_check_at__lt=now - grace()
     )
     return sum(_check_now(job) for job in overdue if (queues.CHECK_JOB, str(job.pk)) not in held)
 
