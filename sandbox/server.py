@@ -6,16 +6,29 @@ import threading
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.test.utils import override_settings
 
 from providers.sandboxing.common import install
 from providers.sandboxing.state import Sandbox
 
+BODY_LIMIT_MIDDLEWARE = "stemweb.lib.bodylimit.BodySizeLimitMiddleware"
+
 
 class SandboxApp(WSGIHandler):
-    """Django, but resolving every request against the sandbox's URLconf."""
+    """Django, but resolving every request against the sandbox's URLconf.
+
+    The sandbox stands in for providers' servers, which take uploads from stemweb's workers
+    without a session: stemweb's limit on its own visitors' bodies does not apply here.
+    """
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        kept = [path for path in settings.MIDDLEWARE if path != BODY_LIMIT_MIDDLEWARE]
+        with override_settings(MIDDLEWARE=kept):
+            super().load_middleware(is_async)
 
     def get_response(self, request: HttpRequest) -> HttpResponseBase:
         request.urlconf = "sandbox.urls"

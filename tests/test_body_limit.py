@@ -59,3 +59,21 @@ def test_a_body_within_the_limit_still_reaches_the_form(logged_in, temp_dir):
     )
     assert response.status_code == 200
     assert "not an audio file" in response.content.decode()
+
+
+def test_an_anonymous_body_past_the_form_limit_is_refused_before_it_is_read(temp_dir, settings):
+    settings.STEMWEB_MAX_UPLOAD_MB = 200  # far above: only the anonymous limit applies
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["csrftoken"] = "x" * 32
+    response = _big_post(client)
+    assert response.status_code == 413
+    assert "Sign in to upload" in response.content.decode()
+    assert list(temp_dir.iterdir()) == []
+
+
+def test_a_signed_in_body_of_the_same_size_reaches_the_form(logged_in, temp_dir, settings):
+    settings.STEMWEB_MAX_UPLOAD_MB = 200
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    response = _big_post(logged_in)
+    assert response.status_code == 200 and "not an audio file" in response.content.decode()

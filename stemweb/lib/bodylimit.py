@@ -18,8 +18,10 @@ from django.http import HttpRequest, HttpResponse
 MULTIPART_SLACK = 1024 * 1024  # the form's other fields and the multipart boundaries
 
 
-def body_limit() -> int:
-    """The largest request body accepted, in bytes."""
+def body_limit(request: HttpRequest | None = None) -> int:
+    """The largest request body accepted from ``request``'s sender, in bytes."""
+    if request is not None and not request.user.is_authenticated:
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return settings.STEMWEB_MAX_UPLOAD_MB * 1024 * 1024 + MULTIPART_SLACK
 
 
@@ -35,9 +37,9 @@ class BodySizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > body_limit():
-            return HttpResponse(
-                f"The upload is too large: the limit is {settings.STEMWEB_MAX_UPLOAD_MB} MB.\n",
-                status=413,
-                content_type="text/plain; charset=utf-8",
-            )
-        return self.get_response(request)
+            message = f"The upload is too large: the limit is {settings.STEMWEB_MAX_UPLOAD_MB} MB."
+        elif length > body_limit(request):
+            message = "The request is too large. Sign in to upload recordings."
+        else:
+            return self.get_response(request)
+        return HttpResponse(message + "\n", status=413, content_type="text/plain; charset=utf-8")
