@@ -237,3 +237,37 @@ def test_deliveries_redis_lost_or_a_dead_worker_left_are_sent_again(
     _wait_for(lambda: len(receiver.requests) == 3)
     assert len({headers["webhook-id"] for headers, _, _ in receiver.requests}) == 1
     assert WebhookDelivery.objects.get().outcome == Outcome.DELIVERED
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(
+    team_with_hook, mixture, settings
+):
+    owner, team = team_with_hook
+    settings.STEMWEB_WEBHOOK_TIMEOUT_S = 1
+    stop = threading.Event()
+
+    class Drip(BaseHTTPRequestHandler):
+        def do_POST(self):  # one byte every 0.5 s: never idle long enough for a read timeout
+            self.rfile.read(int(self.headers["content-length"]))
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                if stop.wait(0.5):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _hook(team, f"http://127.0.0.1:{server.server_port}/hook")
+        _finish(owner, mixture)
+        _wait_for(lambda: WebhookDelivery.objects.exclude(outcome=Outcome.PENDING).exists())
+        first = WebhookDelivery.objects.get(attempt=1)
+        assert first.outcome == Outcome.RETRYING and first.status_code is None
+        assert first.error == "the request took longer than 1 s"
+        assert 900 <= first.duration_ms < 1900
+    finally:
+        stop.set()
+        server.shutdown()
