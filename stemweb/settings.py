@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "template_partials",
     "django_htmx",
+    "csp",
     "django_rq",
     "allauth",
     "allauth.account",
@@ -85,6 +87,7 @@ if STEMWEB_SANDBOX:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,13 +169,15 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("STEMWEB_MEDIA_ROOT", str(VAR_DIR / "media")))
 
 S3_BUCKET = env_str("STEMWEB_S3_BUCKET")
+S3_ENDPOINT_URL = env_str("STEMWEB_S3_ENDPOINT_URL")
+S3_REGION = env_str("STEMWEB_S3_REGION")
 if S3_BUCKET:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": S3_BUCKET,
-            "endpoint_url": env_str("STEMWEB_S3_ENDPOINT_URL") or None,
-            "region_name": env_str("STEMWEB_S3_REGION") or None,
+            "endpoint_url": S3_ENDPOINT_URL or None,
+            "region_name": S3_REGION or None,
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": False,
@@ -324,6 +329,46 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env_int("STEMWEB_TRUSTED_PROXY_COUNT", 0)
 ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env_str("STEMWEB_CLIENT_IP_HEADER") or None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+
+def s3_media_origins(bucket: str, endpoint_url: str, region: str) -> list[str]:
+    """The origins of the presigned links ``stemweb.lib.serving.serve_stored`` redirects the
+    players to, as boto3 builds them: path-style at a custom endpoint (``scheme://host[:port]``);
+    at AWS, the bucket's virtual host (global, and regional when a region is set), or path-style
+    at the S3 endpoint for a bucket name with dots. Empty without a bucket (local storage)."""
+    if not bucket:
+        return []
+    if endpoint_url:
+        endpoint = urlsplit(endpoint_url)
+        return [f"{endpoint.scheme}://{endpoint.netloc}"]
+    if "." in bucket:
+        return [f"https://s3.{region}.amazonaws.com" if region else "https://s3.amazonaws.com"]
+    return [f"https://{bucket}.s3.amazonaws.com"] + (
+        [f"https://{bucket}.s3.{region}.amazonaws.com"] if region else []
+    )
+
+
+# Content-Security-Policy on every response (django-csp): scripts and styles come from static
+# files only, never inline and never eval, so injected markup cannot run. htmx is configured
+# not to eval (templates/base.html) and polling pauses in hidden tabs from static/js/polling.js
+# instead of an hx-trigger filter. The players may follow a stem link to S3.
+STEMWEB_CSP_MEDIA_ORIGINS = env_list(
+    "STEMWEB_CSP_MEDIA_ORIGINS", s3_media_origins(S3_BUCKET, S3_ENDPOINT_URL, S3_REGION)
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "media-src": ["'self'", *STEMWEB_CSP_MEDIA_ORIGINS],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True

@@ -212,6 +212,34 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture
+def csp_violations(page) -> list[str]:
+    """What the browser refused on ``page`` for the Content-Security-Policy, on every page it
+    loads: each ``securitypolicyviolation`` ("directive blocked-uri"), each console report of
+    one, and each expression htmx declined to eval (allowEval is off). Assert it stays empty."""
+    violations: list[str] = []
+
+    def blocked(what: str) -> None:
+        violations.append(what)
+
+    page.expose_function("__stemwebBlocked", blocked)
+    page.add_init_script(
+        """
+        document.addEventListener("securitypolicyviolation", (e) =>
+          window.__stemwebBlocked(e.violatedDirective + " " + e.blockedURI));
+        document.addEventListener("htmx:evalDisallowedError", (e) =>
+          window.__stemwebBlocked("htmx eval on " + e.target.outerHTML.slice(0, 120)));
+        """
+    )
+    page.on(
+        "console",
+        lambda message: (
+            blocked(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
+
+
 # --- Providers over real HTTP against the sandbox ------------------------------------------
 
 SANDBOX_KEY = "sandbox-key"

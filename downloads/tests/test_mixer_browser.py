@@ -25,7 +25,9 @@ def _log_in(page, live_server, email):
     page.wait_for_url(f"{live_server.url}/")
 
 
-def test_the_mixer_plays_mutes_solos_seeks_and_zips(page, live_server, mixture, tmp_path):
+def test_the_mixer_plays_mutes_solos_seeks_and_zips(
+    page, live_server, mixture, tmp_path, csp_violations
+):
     owner = make_user("mix@example.com")
     job = make_finished_job(owner, mixture, StemSet.MULTI, tmp_path / "stems", name="Six")
     page.set_default_timeout(20_000)
@@ -34,16 +36,19 @@ def test_the_mixer_plays_mutes_solos_seeks_and_zips(page, live_server, mixture, 
     tracks = page.locator(".mixer .track")
     assert tracks.count() == 7  # six stems and the mixture
     audio = page.locator(".mixer audio")
+    # Predicates as functions: Playwright evals a function once, an expression on every poll,
+    # and the page's Content-Security-Policy refuses eval after the first.
     page.wait_for_function(
-        "[...document.querySelectorAll('.mixer audio')].every(a => a.readyState >= 1)"
+        "() => [...document.querySelectorAll('.mixer audio')].every(a => a.readyState >= 1)"
     )
     page.wait_for_function(
-        "document.querySelectorAll('.mixer .track')[0].querySelector('canvas').width > 0"
+        "() => document.querySelectorAll('.mixer .track')[0].querySelector('canvas').width > 0"
     )
 
     page.click(".mixer [data-action=play]")
     playing = (
-        "[...document.querySelectorAll('.mixer audio')].every(a => !a.paused && a.currentTime > .5)"
+        "() => [...document.querySelectorAll('.mixer audio')]"
+        ".every(a => !a.paused && a.currentTime > .5)"
     )
     page.wait_for_function(playing)
     state = audio.evaluate_all(AUDIO_STATE)
@@ -65,7 +70,9 @@ def test_the_mixer_plays_mutes_solos_seeks_and_zips(page, live_server, mixture, 
 
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press(" ")
-    page.wait_for_function("[...document.querySelectorAll('.mixer audio')].every(a => a.paused)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.mixer audio')].every(a => a.paused)"
+    )
     page.keyboard.press("1")
     assert audio.evaluate_all(AUDIO_STATE)[0]["muted"] is True
 
@@ -80,3 +87,4 @@ def test_the_mixer_plays_mutes_solos_seeks_and_zips(page, live_server, mixture, 
         data, rate = sf.read(io.BytesIO(archive.read(f"six/{entry['file_name']}")))
         assert rate == entry["sample_rate"] == 44100 and len(data) == 882000
         assert entry["lufs"] is None or -60 < entry["lufs"] < 0
+    assert csp_violations == []

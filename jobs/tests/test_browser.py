@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import pytest
 import soundfile as sf
+from django.conf import settings
+from django.test import Client
 
 from jobs.models import SeparationJob
-from tests.fixtures import run_worker_burst
+from tests.fixtures import make_job, make_user, run_worker_burst
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_sign_up_upload_watch_listen_and_download(
-    page, live_server, dev_dir, _media_root, tmp_path
+    page, live_server, dev_dir, _media_root, tmp_path, csp_violations
 ):
     page.set_default_timeout(30_000)
     page.goto(f"{live_server.url}/accounts/signup/")
@@ -43,7 +45,11 @@ def test_sign_up_upload_watch_listen_and_download(
     assert page.locator("#job-status").get_attribute("hx-trigger") is None
     stems = page.locator(".mixer .track:not(.mixture)")
     assert stems.evaluate_all("rows => rows.map(r => r.dataset.stem)") == ["vocals", "instrumental"]
-    page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+    # A function, evaluated once: the page's CSP refuses Playwright's eval of an expression on
+    # every poll after the first.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('audio')].every(a => a.readyState >= 1)"
+    )
     durations = page.locator("audio").evaluate_all("els => els.map(a => a.duration)")
     assert len(durations) == 3 and all(abs(d - 20.0) < 0.05 for d in durations)
 
@@ -55,3 +61,47 @@ def test_sign_up_upload_watch_listen_and_download(
     download.save_as(saved)
     audio, rate = sf.read(saved)
     assert rate == 44100 and audio.shape == (882000, 2)
+    assert csp_violations == []  # every page of the way, the polling job page included
+
+
+def test_the_job_page_polls_only_while_its_tab_is_visible(
+    page, live_server, mixture, csp_violations
+):
+    user = make_user("hidden@example.com")
+    job = make_job(user, mixture)  # queued, and no worker: it polls until the test ends
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )
+    # The test decides whether the tab is hidden; htmx and polling.js read document.hidden.
+    page.add_init_script(
+        "window.__hidden = false;"
+        "Object.defineProperty(Document.prototype, 'hidden', {get: () => window.__hidden});"
+    )
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if "hx-request" in r.headers else None)
+
+    def show(visible: bool) -> None:
+        page.evaluate(
+            f"window.__hidden = {'false' if visible else 'true'};"
+            "document.dispatchEvent(new Event('visibilitychange'))"
+        )
+
+    page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    page.wait_for_selector("#job-status[data-status=queued]")
+    page.wait_for_timeout(4_500)
+    assert len(polls) >= 2  # every 2 s while visible
+
+    show(False)
+    page.wait_for_timeout(300)  # a request already sent is reported late
+    hidden_from = len(polls)
+    page.wait_for_timeout(4_500)
+    assert len(polls) == hidden_from  # two ticks passed in the hidden tab, no request
+
+    show(True)
+    page.wait_for_timeout(500)
+    assert len(polls) == hidden_from + 1  # refreshed at once, not at the next tick
+    assert page.locator("#job-status").get_attribute("hx-trigger") is not None
+    assert csp_violations == []
