@@ -312,4 +312,8 @@ def drain(job, timeout_s: float = 60.0):
         if row.is_terminal:
             return row
         time.sleep(0.05)
-    raise AssertionError(f"job {job.pk} still {SeparationJob.objects.get(pk=job.pk).status}")
+    row = SeparationJob.objects.get(pk=job.pk)
+    raise AssertionError(
+        f"job {job.pk} still {row.status}: lease until {row.lease_until}, next check due "
+        f"{row.next_check_at}, {row.checks} checks, {row.transient_errors} transient errors"
+    )
