@@ -219,6 +219,12 @@ RQ = {"COMMIT_MODE": "auto"}
 STEMWEB_MAX_UPLOAD_MB = env_int("STEMWEB_MAX_UPLOAD_MB", 200)
 STEMWEB_MAX_DURATION_S = env_int("STEMWEB_MAX_DURATION_S", 1200)
 STEMWEB_MIN_DURATION_S = env_int("STEMWEB_MIN_DURATION_S", 1)
+# Checked against the file's header before any decoding, like the longest duration.
+STEMWEB_MAX_CHANNELS = env_int("STEMWEB_MAX_CHANNELS", 8)
+STEMWEB_MAX_SAMPLE_RATE = env_int("STEMWEB_MAX_SAMPLE_RATE", 192000)  # Hz
+# An upload decodes at most this many seconds on the web; the worker decodes the rest of a longer
+# one before its first job runs (library.sources).
+STEMWEB_UPLOAD_CHECK_S = env_int("STEMWEB_UPLOAD_CHECK_S", 30)
 # Rate limits, "COUNT/SECONDS" ("" or "0": off): upload attempts, and jobs created (uploads and
 # bulk separation), per user and per team.
 STEMWEB_UPLOAD_RATE_USER = env_str("STEMWEB_UPLOAD_RATE_USER", "10/60")
