@@ -222,8 +222,8 @@ STEMWEB_MIN_DURATION_S = env_int("STEMWEB_MIN_DURATION_S", 1)
 # Checked against the file's header before any decoding, like the longest duration.
 STEMWEB_MAX_CHANNELS = env_int("STEMWEB_MAX_CHANNELS", 8)
 STEMWEB_MAX_SAMPLE_RATE = env_int("STEMWEB_MAX_SAMPLE_RATE", 192000)  # Hz
-# An upload decodes at most this many seconds on the web; the worker decodes the rest of a longer
-# one before its first job runs (library.sources).
+# An upload decodes at most this many seconds on the web; a worker decodes all of a longer one
+# before a job submits it (library.sources).
 STEMWEB_UPLOAD_CHECK_S = env_int("STEMWEB_UPLOAD_CHECK_S", 30)
 # Rate limits, "COUNT/SECONDS" ("" or "0": off): upload attempts, and jobs created (uploads and
 # bulk separation), per user and per team.
