@@ -192,10 +192,12 @@ STORAGES = {
     },
 }
 
-# Uploads always stream to a temporary file on disk, never into memory.
+# Uploads always stream to a temporary file on disk, never into memory, in a directory of their
+# own: a web worker killed mid-upload leaves its file there for stemweb.lib.uploadtmp.sweep.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
-FILE_UPLOAD_TEMP_DIR = env_str("STEMWEB_UPLOAD_TEMP_DIR") or None
+FILE_UPLOAD_TEMP_DIR = env_str("STEMWEB_UPLOAD_TEMP_DIR") or str(VAR_DIR / "upload-tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Queues (django-rq on Redis) --------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
