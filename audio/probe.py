@@ -1,13 +1,21 @@
 """Audio probing and streaming decode for uploads and stems.
 
-``probe`` decodes a whole file once, in blocks, before stemweb accepts it: the extension, the
-client's MIME type and the header's claimed length are never trusted. WAV, FLAC, OGG and MP3
-are read with libsndfile (soundfile); AAC/M4A with FFmpeg (PyAV), trimmed to the container's
-probed duration so the decoder's end padding does not lengthen the audio.
+``probe`` reads a file's header, checks what it announces against the site's limits, then decodes
+it in blocks before stemweb accepts it: the extension, the client's MIME type and the header's
+claimed length are never trusted for more than refusing early. WAV, FLAC, OGG and MP3 are read
+with libsndfile (soundfile); AAC/M4A with FFmpeg (PyAV), trimmed to the container's probed
+duration so the decoder's end padding does not lengthen the audio.
+
+The decoding is bounded by the limits, never by what the header announces: a file announcing
+more than ``Limits.longest_s`` (or more channels, or a higher rate) is refused before any
+decoding, and decoding stops once it passes that length whatever the header said. A web request
+decodes at most ``budget_s`` seconds (``AudioInfo.complete`` is then False) and leaves the whole
+decode to the worker.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +25,12 @@ import numpy as np
 import soundfile as sf
 
 BLOCK_FRAMES = 65536
+# What libsndfile reports as the length of a FLAC whose header leaves it out (SF_COUNT_MAX).
+_UNKNOWN_FRAMES = 2**63 - 1
+# An AAC decoder adds up to two 1024-frame blocks (priming, the last block's rest) to the length
+# the container gives; more than this past it is audio the header left out (FFmpeg estimates a
+# raw .aac file's length from its first frames' bitrate).
+_DECODER_PADDING = 4096
 
 # libsndfile major format -> (container label, file extension)
 _SNDFILE_FORMATS = {
@@ -27,6 +41,8 @@ _SNDFILE_FORMATS = {
     "OGG": ("OGG", "ogg"),
     "MP3": ("MP3", "mp3"),
 }
+# Containers whose header gives the exact length, so decoding less than it means a cut file.
+_EXACT_LENGTH = {"WAV", "FLAC"}
 # FFmpeg demuxer name -> (container label, file extension); only for codecs below.
 _FFMPEG_FORMATS = {
     "mov,mp4,m4a,3gp,3g2,mj2": ("M4A", "m4a"),
@@ -41,8 +57,20 @@ class AudioError(ValueError):
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What stemweb accepts, checked against the header before decoding and again while
+    decoding: the longest duration in seconds, the most channels, the highest rate in Hz."""
+
+    longest_s: float
+    channels: int
+    sample_rate: int
+
+
+@dataclass(frozen=True)
 class AudioInfo:
-    """What decoding a file found. ``frames`` counts decoded sample frames per channel."""
+    """What probing a file found. ``frames`` counts sample frames per channel: decoded ones when
+    ``complete``, else the header's count, of which only the first ``checked_frames`` were
+    decoded."""
 
     container: str  # "WAV", "FLAC", "OGG", "MP3", "M4A", "AAC"
     codec: str  # e.g. "PCM_24", "VORBIS", "MPEG_LAYER_III", "aac"
@@ -51,7 +79,9 @@ class AudioInfo:
     channels: int
     frames: int
     reader: str  # "soundfile" or "pyav"
-    peak: float | None = None  # largest absolute sample value; None when not measured
+    peak: float | None = None  # largest absolute sample value decoded; None when not measured
+    complete: bool = True  # False when probe decoded only a bounded part (see budget_s)
+    checked_frames: int | None = None  # frames probe decoded; None when not probed
 
     @property
     def duration_s(self) -> float:
@@ -59,17 +89,34 @@ class AudioInfo:
 
     @property
     def is_silent(self) -> bool:
-        return self.peak == 0.0
+        """Only a complete decode can tell: a long file's first seconds may be quiet."""
+        return self.complete and self.peak == 0.0
 
 
 def format_duration(seconds: float) -> str:
-    """A duration for people: "23 ms", "4.5 s", "3 min 07 s"."""
+    """A duration for people: "23 ms", "4.5 s", "3 min 07 s", "2 h 05 min"."""
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 120:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
+    if seconds < 3600:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours:,} h {minutes:02d} min"
+
+
+def _too_long(seconds: float | None, longest_s: float) -> AudioError:
+    """The refusal of a recording of ``seconds``, or (None) of one that went on past the limit."""
+    if seconds is None:
+        return AudioError(
+            f"The recording is too long: the maximum is {format_duration(longest_s)}, "
+            "and it goes on past that."
+        )
+    return AudioError(
+        f"The recording is too long ({format_duration(seconds)}); "
+        f"the maximum is {format_duration(longest_s)}."
+    )
 
 
 def require_duration(info: AudioInfo, *, shortest_s: float, longest_s: float) -> None:
@@ -84,10 +131,7 @@ def require_duration(info: AudioInfo, *, shortest_s: float, longest_s: float) ->
             f"the minimum is {format_duration(shortest_s)}."
         )
     if info.duration_s > longest_s:
-        raise AudioError(
-            f"The recording is too long ({format_duration(info.duration_s)}); "
-            f"the maximum is {format_duration(longest_s)}."
-        )
+        raise _too_long(info.duration_s, longest_s)
     if info.is_silent:
         raise AudioError("The recording is completely silent: nothing to separate.")
 
@@ -97,20 +141,36 @@ def reader_for(container: str) -> str:
     return "pyav" if container in {label for label, _ in _FFMPEG_FORMATS.values()} else "soundfile"
 
 
-def probe(path: str | os.PathLike[str]) -> AudioInfo:
-    """Decode ``path`` completely and describe it.
+def probe(
+    path: str | os.PathLike[str],
+    *,
+    limits: Limits | None = None,
+    budget_s: float | None = None,
+) -> AudioInfo:
+    """Read ``path``'s header, check it against ``limits``, decode it, and describe it.
 
+    Args:
+        limits: refuse, before decoding, a header announcing more channels, a higher rate or a
+            longer duration; and stop decoding (refusing the file) once it passes
+            ``limits.longest_s``, whatever the header said. None: no limits (decodes it all).
+        budget_s: decode at most this many seconds from the start, so the work does not grow
+            with the file: a longer file is described by its header, with ``complete`` False,
+            and what only a whole decode finds (a cut or corrupt end, silence) is left to
+            ``probe(path, limits=...)`` later, off the web (the worker does it). The end is not
+            sampled instead: seeking in a FLAC whose header lies can cost a decode of its
+            announced length.
     Raises:
-        AudioError: empty file, not audio, no audio stream, an unsupported format, corrupt or
-            truncated data, or no samples at all. The message says which, in plain words.
+        AudioError: empty file, not audio, no audio stream, an unsupported format, over the
+            limits, corrupt or truncated data, no samples at all, or (with a budget) a header
+            that does not give the length or gives less than the file holds. The message says
+            which, in plain words.
     """
-    size = os.path.getsize(path)
-    if size == 0:
+    if os.path.getsize(path) == 0:
         raise AudioError("The file is empty (0 bytes).")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
-        return _probe_ffmpeg(path)
+        return _probe_ffmpeg(path, limits, budget_s)
     if info.format not in _SNDFILE_FORMATS:
         raise AudioError(
             f"{info.format_info or info.format} files are not supported. Upload {ACCEPTED_LABEL}."
@@ -120,18 +180,22 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
             "The file has an audio header but no audio samples: the data it announces is missing."
         )
     container, extension = _SNDFILE_FORMATS[info.format]
-    frames, peak = 0, 0.0
+    announced = None if info.frames >= _UNKNOWN_FRAMES else info.frames
+    stop = _check_header(limits, budget_s, info.samplerate, info.channels, announced)
     try:
         with sf.SoundFile(str(path)) as sound:
-            for block in sound.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
-                frames += len(block)
-                if len(block):
-                    peak = max(peak, float(np.abs(block).max()))
+            # libsndfile reads no further than the header's length; ``frames`` bounds it too.
+            to_read = -1 if stop is None else min(stop + 1, sound.frames)
+            blocks = sound.blocks(
+                blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True, frames=to_read
+            )
+            decoded, peak = _scan(blocks)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"The file is corrupt or truncated: decoding failed ({exc}).") from None
-    if container in {"WAV", "FLAC"} and frames < info.frames:
+    frames, complete = _settle(decoded, stop, limits, budget_s, info.samplerate, announced)
+    if complete and container in _EXACT_LENGTH and announced is not None and frames < announced:
         raise AudioError(
-            f"The file is truncated: its header promises {info.frames} frames "
+            f"The file is truncated: its header promises {announced} frames "
             f"but only {frames} could be decoded."
         )
     if frames == 0:
@@ -145,10 +209,88 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         frames=frames,
         reader="soundfile",
         peak=peak,
+        complete=complete,
+        checked_frames=decoded,
     )
 
 
-def _probe_ffmpeg(path: str | os.PathLike[str]) -> AudioInfo:
+def _check_header(
+    limits: Limits | None,
+    budget_s: float | None,
+    sample_rate: int,
+    channels: int,
+    announced: int | None,
+) -> int | None:
+    """Refuse what the header announces beyond ``limits``, before any decoding; return how many
+    frames to decode before stopping (None: to the end)."""
+    if sample_rate <= 0 or channels <= 0:
+        raise AudioError("The file's header describes no playable audio (no channels or rate).")
+    if limits is not None:
+        if announced is not None and announced / sample_rate > limits.longest_s:
+            raise _too_long(announced / sample_rate, limits.longest_s)
+        if channels > limits.channels:
+            raise AudioError(
+                f"The recording has {channels} channels; the most stemweb takes is "
+                f"{limits.channels}."
+            )
+        if sample_rate > limits.sample_rate:
+            raise AudioError(
+                f"The recording's sample rate is {sample_rate / 1000:g} kHz; the highest "
+                f"stemweb takes is {limits.sample_rate / 1000:g} kHz."
+            )
+    bounds = []
+    if limits is not None:
+        bounds.append(math.floor(limits.longest_s * sample_rate))
+    if budget_s is not None:
+        bounds.append(math.ceil(budget_s * sample_rate))
+    return min(bounds) if bounds else None
+
+
+def _scan(blocks: Iterator[np.ndarray]) -> tuple[int, float]:
+    """Pull every block: (frames decoded, largest absolute sample)."""
+    frames, peak = 0, 0.0
+    for block in blocks:
+        frames += len(block)
+        if len(block):
+            peak = max(peak, float(np.abs(block).max()))
+    return frames, peak
+
+
+def _settle(
+    decoded: int,
+    stop: int | None,
+    limits: Limits | None,
+    budget_s: float | None,
+    sample_rate: int,
+    announced: int | None,
+) -> tuple[int, bool]:
+    """(frames, complete) after decoding up to ``stop + 1`` frames: reaching ``stop + 1`` means
+    the file goes on, which is too long past the limit, else beyond the budget. A file that goes
+    on beyond the budget is described by its header, so one that gives no length, or less than
+    was already decoded, is refused."""
+    if stop is None or decoded <= stop:
+        return decoded, True
+    if limits is not None and decoded > limits.longest_s * sample_rate:
+        raise _too_long(None, limits.longest_s)
+    assert budget_s is not None  # stop came from the budget, since the limit was not passed
+    checked = format_duration(budget_s)
+    if announced is None:
+        raise AudioError(
+            "The file's header does not say how long the recording is, and it is longer than "
+            f"the {checked} stemweb checks on upload: export it again (encoders normally write "
+            "the length) and upload that."
+        )
+    if decoded > announced + _DECODER_PADDING:
+        raise AudioError(
+            f"The file's header says the recording is {format_duration(announced / sample_rate)} "
+            f"long, but it goes on past {checked}: export it again and upload that."
+        )
+    return announced, False
+
+
+def _probe_ffmpeg(
+    path: str | os.PathLike[str], limits: Limits | None, budget_s: float | None
+) -> AudioInfo:
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
@@ -163,16 +305,18 @@ def _probe_ffmpeg(path: str | os.PathLike[str]) -> AudioInfo:
         codec = stream.codec_context.name
         if fmt not in _FFMPEG_FORMATS or codec not in _FFMPEG_CODECS:
             raise AudioError(f"{fmt}/{codec} audio is not supported. Upload {ACCEPTED_LABEL}.")
-        frames, peak = 0, 0.0
+        probed = _probed_frames(container, stream)
+        stop = _check_header(limits, budget_s, stream.rate, stream.channels, probed)
         try:
-            for block in _ffmpeg_blocks(container, stream, limit=None):
-                frames += len(block)
-                peak = max(peak, float(np.abs(block).max()))
+            blocks = _ffmpeg_blocks(container, stream, limit=None if stop is None else stop + 1)
+            decoded, peak = _scan(blocks)
         except av.error.FFmpegError as exc:
             raise AudioError(
                 f"The file is corrupt or truncated: decoding failed ({exc})."
             ) from None
-        frames = min(frames, _probed_frames(container, stream) or frames)
+        frames, complete = _settle(decoded, stop, limits, budget_s, stream.rate, probed)
+        if complete:
+            frames = min(frames, probed or frames)
         if frames == 0:
             raise AudioError("The file contains no audio samples.")
         label, extension = _FFMPEG_FORMATS[fmt]
@@ -185,6 +329,8 @@ def _probe_ffmpeg(path: str | os.PathLike[str]) -> AudioInfo:
             frames=frames,
             reader="pyav",
             peak=peak,
+            complete=complete,
+            checked_frames=decoded,
         )
 
 

@@ -9,8 +9,9 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from audio.probe import ACCEPTED_LABEL, AudioError, AudioInfo, probe, require_duration
+from audio.probe import ACCEPTED_LABEL, AudioError, AudioInfo
 from jobs.selectors import configured_providers
+from library.sources import check_upload
 from providers.stemsets import StemSet
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ class UploadForm(forms.Form):
     file = forms.FileField(
         label="Recording",
         required=False,  # a Suno-style project names a platform track instead
-        allow_empty_file=True,  # so probe() reports it, in the same words as other bad files
+        allow_empty_file=True,  # so probing reports it, in the same words as other bad files
         help_text=f"{ACCEPTED_LABEL}, up to {settings.STEMWEB_MAX_UPLOAD_MB} MB.",
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTR}),
     )
@@ -87,15 +88,7 @@ class UploadForm(forms.Form):
                 f"the limit is {limit_mb} MB."
             )
         try:
-            info = probe(Path(upload.temporary_file_path()))
-        except AudioError as exc:
-            raise forms.ValidationError(str(exc)) from None
-        try:
-            require_duration(
-                info,
-                shortest_s=settings.STEMWEB_MIN_DURATION_S,
-                longest_s=settings.STEMWEB_MAX_DURATION_S,
-            )
+            info = check_upload(Path(upload.temporary_file_path()))
         except AudioError as exc:
             raise forms.ValidationError(str(exc)) from None
         self.audio_info = info

@@ -197,10 +197,12 @@ STORAGES = {
     },
 }
 
-# Uploads always stream to a temporary file on disk, never into memory.
+# Uploads always stream to a temporary file on disk, never into memory, in a directory of their
+# own: a web worker killed mid-upload leaves its file there for stemweb.lib.uploadtmp.sweep.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
-FILE_UPLOAD_TEMP_DIR = env_str("STEMWEB_UPLOAD_TEMP_DIR") or None
+FILE_UPLOAD_TEMP_DIR = env_str("STEMWEB_UPLOAD_TEMP_DIR") or str(VAR_DIR / "upload-tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Queues (django-rq on Redis) --------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -224,6 +226,12 @@ RQ = {"COMMIT_MODE": "auto"}
 STEMWEB_MAX_UPLOAD_MB = env_int("STEMWEB_MAX_UPLOAD_MB", 200)
 STEMWEB_MAX_DURATION_S = env_int("STEMWEB_MAX_DURATION_S", 1200)
 STEMWEB_MIN_DURATION_S = env_int("STEMWEB_MIN_DURATION_S", 1)
+# Checked against the file's header before any decoding, like the longest duration.
+STEMWEB_MAX_CHANNELS = env_int("STEMWEB_MAX_CHANNELS", 8)
+STEMWEB_MAX_SAMPLE_RATE = env_int("STEMWEB_MAX_SAMPLE_RATE", 192000)  # Hz
+# An upload decodes at most this many seconds on the web; a worker decodes all of a longer one
+# before a job submits it (library.sources).
+STEMWEB_UPLOAD_CHECK_S = env_int("STEMWEB_UPLOAD_CHECK_S", 30)
 # Rate limits, "COUNT/SECONDS" ("" or "0": off): upload attempts, and jobs created (uploads and
 # bulk separation), per user and per team.
 STEMWEB_UPLOAD_RATE_USER = env_str("STEMWEB_UPLOAD_RATE_USER", "10/60")

@@ -5,12 +5,15 @@ workers run in-process or as a real `rqworker --burst`."""
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import django_rq
+import numpy as np
 import pytest
+import soundfile as sf
 from django.conf import settings
 from django.db import connection
 
@@ -80,6 +83,44 @@ def _media_root(tmp_path: Path, settings):
 
 def stored_files(media: Path) -> list[Path]:
     return sorted(p for p in media.rglob("*") if p.is_file())
+
+
+# --- Audio files made for a test: bombs, lying headers, long recordings -----------------------
+
+
+def write_flac(
+    path: Path, seconds: float, *, rate: int = 44100, channels: int = 2, level: float = 0.1
+) -> Path:
+    """Noise at RMS ``level`` (0: digital silence) as 16-bit FLAC, written one second at a time."""
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", rate, channels, "PCM_16", format="FLAC") as out:
+        for start in range(0, round(seconds * rate), rate):
+            frames = min(rate, round(seconds * rate) - start)
+            out.write((rng.standard_normal((frames, channels)) * level).astype(np.float32))
+    return path
+
+
+def flac_claiming(
+    path: Path, *, frames: int | None = None, channels: int | None = None, rate: int | None = None
+) -> Path:
+    """Rewrite what a FLAC's header announces, leaving its audio as it was (``frames=0``: "not
+    known", as a streaming encoder writes it). STREAMINFO follows "fLaC" and its 4-byte block
+    header; its bytes 10..17 hold rate (20 bits), channels - 1 (3), bits - 1 (5) and the total
+    frames (36); see https://xiph.org/flac/format.html#metadata_block_streaminfo."""
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO comes first
+    (packed,) = struct.unpack(">Q", data[18:26])
+    old_rate, old_channels = packed >> 44, ((packed >> 41) & 0x7) + 1
+    bits, old_frames = (packed >> 36) & 0x1F, packed & (2**36 - 1)
+    packed = (
+        ((rate or old_rate) << 44)
+        | (((channels or old_channels) - 1) << 41)
+        | (bits << 36)
+        | (old_frames if frames is None else frames)
+    )
+    data[18:26] = struct.pack(">Q", packed)
+    path.write_bytes(data)
+    return path
 
 
 def make_user(email: str, password: str = "a-long-passphrase-42") -> User:

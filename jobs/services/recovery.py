@@ -26,9 +26,11 @@ from jobs.services.ending import job_fail
 from jobs.services.lease import lease_seconds
 from jobs.services.run import job_enqueue
 from providers.registry import get_provider
+from stemweb.lib.uploadtmp import sweep
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job whose worker died this many times fails
+UPLOAD_TMP_MAX_AGE_S = 3600  # an upload temp file untouched this long belongs to a dead worker
 Status = SeparationJob.Status
 
 Held = set[tuple[str, str]]
@@ -67,8 +69,9 @@ def jobs_reconcile() -> Recovery | None:
     - A running remote job past its next due check by ``STEMWEB_RECOVERY_GRACE_S`` with no
       check in RQ (Redis restarted empty): checked at once.
     - A queued job RQ does not hold: enqueued.
+    - Upload temp files a killed web worker left over an hour ago: deleted.
     - Each ``STEMWEB_RECONCILE_HOOKS`` function, called with ``held=``: renditions, custom mixes
-      and webhook deliveries with no work in RQ, temporary uploads left by killed web workers.
+      and webhook deliveries with no work in RQ.
     """
     with queues.exclusive("reconcile", ttl_s=300) as alone:
         if not alone:
@@ -82,7 +85,8 @@ def jobs_reconcile() -> Recovery | None:
             for job in SeparationJob.objects.filter(status=Status.QUEUED)
             if (queues.RUN_JOB, str(job.pk)) not in held
         )
-        others: dict[str, int] = {}
+        stale_uploads = sweep(settings.FILE_UPLOAD_TEMP_DIR, UPLOAD_TMP_MAX_AGE_S)
+        others = {"upload temp files removed": len(stale_uploads)}
         for path in settings.STEMWEB_RECONCILE_HOOKS:
             hook: Hook = import_string(path)
             others.update(hook(held=held))

@@ -19,12 +19,14 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from audio.probe import AudioError
 from jobs import queues, signing
 from jobs.models import SeparationJob
 from jobs.selectors import provider_api_key
 from jobs.services.collect import collect
 from jobs.services.ending import job_fail
 from jobs.services.lease import job_claim, lease_kept
+from library.sources import check_whole, needs_whole_check
 from providers.base import JobCanceled, PollState, Provider, ProviderError, RunContext
 from providers.registry import get_provider
 
@@ -118,6 +120,7 @@ def _step(job: SeparationJob, provider: Provider) -> None:
         with tempfile.TemporaryDirectory(prefix="stemweb-job-") as tmp:
             ctx = _context(job, provider, Path(tmp), progress)
             if not job.provider_task_id:
+                _check_source(job, ctx)
                 submission = provider.submit(ctx)
                 # Stored before anything else can fail: a retry polls instead of paying again.
                 job.provider_task_id = submission.task_id
@@ -156,6 +159,25 @@ def retry_delay_s(retry: int) -> float:
     """The backoff before transient retry number ``retry`` (1, 2, ...), without jitter:
     ``STEMWEB_RETRY_BASE_S`` doubling each time, at most ``STEMWEB_RETRY_MAX_DELAY_S``."""
     return min(settings.STEMWEB_RETRY_BASE_S * 2 ** (retry - 1), settings.STEMWEB_RETRY_MAX_DELAY_S)
+
+
+def _check_source(job: SeparationJob, ctx: RunContext) -> None:
+    """Decode all of an uploaded source before it is submitted, when the upload decoded only
+    its start (``library.sources``); a length the whole decode corrects is stored.
+
+    Raises:
+        ProviderError: (permanent) the source is corrupt, cut, silent or over the limits.
+    """
+    project = job.project
+    if not project.source or not needs_whole_check(project.duration_s or 0.0):
+        return
+    try:
+        info = check_whole(ctx.source_path())
+    except AudioError as exc:
+        raise ProviderError(f"The recording cannot be separated: {exc}", permanent=True) from None
+    if info.frames != project.frames:  # e.g. an MP3 whose header estimated its length
+        project.duration_s = info.duration_s
+        project.save(update_fields=["duration_s"])
 
 
 def _provider_error(job: SeparationJob, exc: ProviderError) -> None:

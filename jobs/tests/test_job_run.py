@@ -8,10 +8,14 @@ import pytest
 import soundfile as sf
 from rq.job import Job as RQJob
 
+from accounts.models import Membership
 from audio.engine.modelfiles import SPLEETER_ONNX_SHA256
 from jobs.models import SeparationJob
-from jobs.services import job_enqueue
+from jobs.services import job_create, job_enqueue
 from jobs.tasks import run_job
+from library.models import Project
+from library.services import project_create
+from library.sources import check_upload
 from stemweb.worker import StemwebWorker
 from tests.fixtures import make_job, stored_files
 
@@ -73,6 +77,42 @@ def test_a_crash_fails_the_job_with_a_reason(user, mixture):
     assert job.status == Status.FAILED
     assert job.error.startswith("Separation crashed:")
     assert job.finished is not None and job.stems.count() == 0
+
+
+def test_a_long_source_cut_short_fails_its_job_before_anything_is_separated(
+    user, mixture, settings, tmp_path
+):
+    settings.STEMWEB_UPLOAD_CHECK_S = 5  # the web decodes 5 s of the 20 s mixture
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(mixture.read_bytes()[: mixture.stat().st_size * 6 // 10])
+    project = project_create(
+        team=Membership.objects.get(user=user).team,
+        user=user,
+        upload_path=cut,
+        original_filename=cut.name,
+        info=check_upload(cut),  # accepted on the web: its first 5 s decode fine
+        name="Cut",
+    )
+    job = job_create(
+        project=project, user=user, provider_key="local", stem_set="foreground_background"
+    )
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert job.error.startswith("The recording cannot be separated: The file is")
+    assert "truncated" in job.error
+    assert job.provider_task_id == "" and job.stems.count() == 0  # never submitted
+
+
+def test_the_whole_check_stores_the_length_it_decoded(user, mixture, settings):
+    settings.STEMWEB_UPLOAD_CHECK_S = 5
+    job = make_job(user, mixture)
+    Project.objects.filter(pk=job.project_id).update(duration_s=19.0)  # a header's estimate
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED
+    assert job.project.duration_s == pytest.approx(20.0)
+    assert [stem.duration_s for stem in job.stems.all()] == pytest.approx([20.0, 20.0])
 
 
 def test_a_job_canceled_while_running_keeps_no_stems(user, mixture, _media_root, monkeypatch):

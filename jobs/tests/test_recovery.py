@@ -3,6 +3,7 @@ a job whose worker died, lost checks, lost queued work, two claimants, one pass 
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 
@@ -193,3 +194,15 @@ def test_recovery_runs_every_minute_and_workers_take_over_a_dead_scheduler_quick
     worker = StemwebWorker([django_rq.get_queue("default")], connection=job_conn())
     # RQ's scheduler lock lapses 60 s after its holder dies; maintenance retries taking it.
     assert worker.maintenance_interval == 60
+
+
+def test_upload_temp_files_a_killed_web_worker_left_are_swept(settings, tmp_path):
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    old, live = tmp_path / "tmpab12.upload.flac", tmp_path / "tmpcd34.upload.wav"
+    old.write_bytes(b"half an upload")
+    live.write_bytes(b"an upload in progress")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    result = jobs_reconcile()
+    assert result is not None and result.others["upload temp files removed"] == 1
+    assert not old.exists() and live.exists()

@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.models import Membership
 from jobs.models import SeparationJob
 from library.models import Project
-from tests.fixtures import DEV01, stored_files
+from tests.fixtures import DEV01, flac_claiming, stored_files, write_flac
 
 BAD_UPLOADS = {
     "empty.wav": "The file is empty",
@@ -61,6 +61,46 @@ def test_it_rejects_a_recording_over_the_duration_limit(logged_in, mixture, sett
     response = _post(logged_in, mixture)
     assert "too long (20.0 s); the maximum is 10.0 s" in response.content.decode()
     assert Project.objects.count() == 0
+
+
+def test_a_decode_bomb_is_refused_from_its_header_and_leaves_nothing(
+    logged_in, tmp_path, settings, _media_root
+):
+    # The issue's bomb: a small FLAC announcing 2 hours of 8-channel 96 kHz audio. Its body is
+    # one second of stereo, which no decoder can read under that header ("channel changed mid
+    # stream"): the duration message shows the header was refused before any decoding.
+    settings.FILE_UPLOAD_TEMP_DIR = str(uploads := tmp_path / "upload-tmp")
+    uploads.mkdir()
+    bomb = flac_claiming(
+        write_flac(tmp_path / "bomb.flac", 1), frames=2 * 3600 * 96000, channels=8, rate=96000
+    )
+    response = _post(logged_in, bomb)
+    assert response.status_code == 200
+    assert "too long (2 h 00 min); the maximum is 20 min 00 s" in response.content.decode()
+    assert Project.objects.count() == 0 and SeparationJob.objects.count() == 0
+    assert stored_files(_media_root) == [] and list(uploads.iterdir()) == []
+    assert django_rq.get_queue("local").count == 0
+
+
+def test_a_bomb_hiding_its_length_is_refused_after_the_upload_check(
+    logged_in, tmp_path, settings, _media_root
+):
+    # No length in the header and more audio than the 2 s the web decodes: libsndfile would
+    # fail at the end of this file, so the message shows decoding stopped at the budget.
+    settings.STEMWEB_UPLOAD_CHECK_S = 2
+    path = flac_claiming(write_flac(tmp_path / "endless.flac", 20, rate=8000), frames=0)
+    response = _post(logged_in, path)
+    assert "does not say how long the recording is" in response.content.decode()
+    assert Project.objects.count() == 0 and stored_files(_media_root) == []
+
+
+def test_a_long_upload_is_accepted_on_its_header_after_checking_its_start(
+    logged_in, mixture, settings
+):
+    settings.STEMWEB_UPLOAD_CHECK_S = 5  # mixture.flac is 20 s
+    response = _post(logged_in, mixture)
+    assert response.status_code == 302
+    assert Project.objects.get().duration_s == pytest.approx(20.0)
 
 
 @pytest.mark.django_db(transaction=True)
