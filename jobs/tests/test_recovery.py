@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import django_rq
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rq.cron import CronScheduler
 from rq.job import Job as RQJob
@@ -193,3 +194,30 @@ def test_recovery_runs_every_minute_and_workers_take_over_a_dead_scheduler_quick
     worker = StemwebWorker([django_rq.get_queue("default")], connection=job_conn())
     # RQ's scheduler lock lapses 60 s after its holder dies; maintenance retries taking it.
     assert worker.maintenance_interval == 60
+
+
+def test_the_lease_thread_reconnects_when_its_database_connection_is_dropped(
+    user, mixture, settings
+):
+    """PostgreSQL restarted, or a DBA terminated connections, while a worker downloads stems:
+    the lease must go on being renewed, or recovery hands the job to a second collector."""
+    if connection.vendor != "postgresql":
+        pytest.skip("terminates PostgreSQL backends")
+    settings.STEMWEB_LEASE_S = 0.6  # renewed every 0.1 s
+    job = _running(make_job(user, mixture))
+    token = job_claim(str(job.pk))
+    assert token is not None
+    with lease_kept(str(job.pk), token):
+        time.sleep(0.3)  # the thread has its own connection now
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] >= 1
+        time.sleep(0.3)  # a renewal fails on the dropped connection
+        before = SeparationJob.objects.get(pk=job.pk).lease_until
+        time.sleep(0.5)
+        after = SeparationJob.objects.get(pk=job.pk).lease_until
+        assert after > before  # renewed on a new connection
+        assert jobs_reconcile().requeued == 0
