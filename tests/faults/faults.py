@@ -96,7 +96,10 @@ def redis_flushall(lab: Lab) -> Outcome:
         release.set()
     outcome.jobs = [running, queued, remote]
     outcome.renditions = [rendition.pk]
-    outcome.notes.append("flushed: 1 local running, 1 queued, 1 CAMB.AI polling, 1 rendition")
+    outcome.notes.append(
+        "flushed with a local job running, one queued, a CAMB.AI job waiting on its provider "
+        "and a rendition pending"
+    )
     lab.wait_done(outcome)
     outcome.sandbox_tasks = lab.sandbox_tasks() - tasks
     return outcome
@@ -125,7 +128,7 @@ def redis_stopped(lab: Lab) -> Outcome:
             world.redis_start()
         outcome.t0 = now()
     outcome.jobs = [running, queued, remote]
-    outcome.notes.append("restarted with its data on the same port")
+    outcome.notes.append("started again on the same port with its data (AOF)")
     lab.wait_done(outcome)
     outcome.notes += restarts(world, exited)
     outcome.sandbox_tasks = lab.sandbox_tasks() - tasks

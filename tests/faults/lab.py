@@ -139,7 +139,9 @@ def restarts(world: World, before: dict[str, int]) -> list[str]:
         if extra := len(child.exits) - before.get(name, 0):
             codes = sorted(set(child.exits[-extra:]))
             counts.append(f"{name} {extra}x (exit {', '.join(map(str, codes))})")
-    return [f"exited by themselves and restarted: {', '.join(counts)}"] if counts else []
+    return (
+        [f"exited by themselves, restarted by the harness: {', '.join(counts)}"] if counts else []
+    )
 
 
 def exits(world: World) -> dict[str, int]:
