@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format bench install install-dev models
+.PHONY: run test lint format bench install install-dev models faults faults-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,7 @@ test: install-dev models
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python tests/faults/run.py --quick
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -44,6 +45,14 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The fault suite (tests/faults/): real worker, cron, Redis and database under faults; prints one
+# table row per fault. `faults-quick` is the part `make test` runs.
+faults: install-dev models
+	$(BIN)/python tests/faults/run.py
+
+faults-quick: install-dev models
+	$(BIN)/python tests/faults/run.py --quick
 
 bench: install-dev models
 	$(BIN)/python benchmarks/separation.py

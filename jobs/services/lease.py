@@ -95,5 +95,10 @@ def _beat(job_id: str, token: str, stop: threading.Event) -> None:
                     return  # released, or taken back by recovery
             except DatabaseError:
                 log.warning("could not renew the lease of job %s", job_id, exc_info=True)
+                # Django never reopens a dropped connection by itself (the database restarted,
+                # its connections were terminated): without this every renewal would fail, the
+                # lease would lapse under a live worker, and recovery would hand the job to a
+                # second one. The next renewal opens a new connection.
+                connection.close()
     finally:
         connection.close()  # this thread's own connection

@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -100,7 +101,8 @@ def _step(job: SeparationJob, provider: Provider) -> None:
     """Move a running job one step: submit if not yet submitted, else poll; collect when done.
 
     Every outcome leaves the job terminal or with its next check scheduled; an error never
-    leaves it running without one.
+    leaves it running without one, except losing the database, after which recovery takes the
+    job back.
     """
 
     def progress(fraction: float) -> None:
@@ -150,6 +152,14 @@ def _step(job: SeparationJob, provider: Provider) -> None:
         log.info("job %s was canceled while running", job.pk)
     except ProviderError as exc:
         _provider_error(job, exc)
+    except (OperationalError, InterfaceError):
+        # The database went away mid-step (restarted, connections terminated): nothing is wrong
+        # with the job, and failing it would throw away work a provider was paid for. It stays
+        # running; recovery takes it back once its lease is released (on a new connection) or
+        # lapses: a remote job is checked again, never submitted again.
+        log.warning("job %s: lost the database mid-step; left to recovery", job.pk)
+        connection.close()
+        raise
     except Exception as exc:
         log.exception("job %s crashed", job.pk)
         job_fail(job, f"Separation crashed: {type(exc).__name__}: {exc}")

