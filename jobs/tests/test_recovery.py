@@ -194,9 +194,9 @@ def test_recovery_runs_every_minute_and_workers_take_over_a_dead_scheduler_quick
     scheduler.enqueue_jobs()  # due at once on start
     (rq_id,) = django_rq.get_queue("default").job_ids
     assert RQJob.fetch(rq_id, connection=job_conn()).func_name == queues.RECONCILE
-    worker = StemwebWorker([django_rq.get_queue("default")], connection=job_conn())
+    worker = StemwebWorker([django_rq.get_queue("default")], connection=job_conn(), worker_ttl=420)
     # RQ's scheduler lock lapses 60 s after its holder dies; maintenance retries taking it.
-    assert worker.maintenance_interval == 60
+    assert worker.maintenance_interval == 60 and worker.dequeue_timeout == 60
 
 
 def test_upload_temp_files_a_killed_web_worker_left_are_swept(settings, tmp_path):
