@@ -7,6 +7,7 @@ Imported after ``django.setup()`` (see ``run.py``).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import redis
 
@@ -66,6 +67,16 @@ def worker_sigkill_collect(lab: Lab) -> Outcome:
     return outcome
 
 
+def _in_flight(lab: Lab, remote_source: Path, queued_source: Path) -> tuple[str, str, str]:
+    """A CAMB.AI job waiting on its provider, a local job running, another queued: their ids.
+    Call it while the provider is held busy (``lab.provider_busy()``)."""
+    remote = lab.job("camb", remote_source)
+    lab.waiting_on_provider(remote)
+    running = lab.job("local", lab.long)
+    lab.running(running, 0.05)
+    return remote, running, lab.job("local", queued_source)
+
+
 def redis_flushall(lab: Lab) -> Outcome:
     """FLUSHALL with a local job running, one queued, a CAMB.AI job waiting on its provider,
     and a rendition pending."""
@@ -75,11 +86,7 @@ def redis_flushall(lab: Lab) -> Outcome:
     lab.wait_job(source, lambda j: j.status == Status.SUCCEEDED, "a finished job to render")
     tasks = lab.sandbox_tasks()
     with lab.provider_busy() as release:
-        remote = lab.job("camb", lab.short[2])
-        lab.waiting_on_provider(remote)
-        running = lab.job("local", lab.long)
-        lab.running(running, 0.05)
-        queued = lab.job("local", lab.short[3])
+        remote, running, queued = _in_flight(lab, lab.short[2], lab.short[3])
         stem = lab.row(source).stems.order_by("name").first()
         assert stem is not None
         rendition = rendition_request(stem=stem, fmt="mp3")
@@ -114,11 +121,7 @@ def redis_stopped(lab: Lab) -> Outcome:
     tasks = lab.sandbox_tasks()
     exited = exits(world)
     with lab.provider_busy() as release:
-        remote = lab.job("camb", lab.short[4])
-        lab.waiting_on_provider(remote)
-        running = lab.job("local", lab.long)
-        lab.running(running, 0.05)
-        queued = lab.job("local", lab.short[5])
+        remote, running, queued = _in_flight(lab, lab.short[4], lab.short[5])
         world.redis_stop()
         try:
             lab.sleep(seconds / 2)
