@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django_rq",
     "allauth",
     "allauth.account",
+    "stemweb",  # its management commands: worker_alive, cron_alive (stemweb.health)
     "accounts",
     "library",
     "jobs",
@@ -86,6 +87,8 @@ if STEMWEB_SANDBOX:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    # /healthz: before host validation, the HTTPS redirect and sessions (stemweb.health).
+    "stemweb.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
