@@ -221,6 +221,9 @@ CACHES = {
         "KEY_PREFIX": "stemweb",
     }
 }
+# Sessions read from that cache, written through to the database (which keeps them across a
+# Redis restart): a poll every 2 s no longer reads its session row from PostgreSQL.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 RQ_SHOW_ADMIN_LINK = True
 # Enqueue at once: stemweb already enqueues from transaction.on_commit where it matters.
 RQ = {"COMMIT_MODE": "auto"}

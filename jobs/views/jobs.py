@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.template.loader import get_template
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import quote_etag
 from django.utils.text import slugify
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.access import AuthenticatedHtmxHttpRequest, AuthenticatedHttpRequest
-from jobs.access import job_for_user, stem_for_user
+from jobs.access import job_for_user, job_status_for_user, stem_for_user
 from jobs.models import SeparationJob
 from jobs.selectors import ab_compare
 from stemweb.lib.serving import serve_stored
@@ -18,13 +23,23 @@ from stemweb.lib.serving import serve_stored
 
 @login_required
 @vary_on_headers("HX-Request")  # one URL, two renders: the page and its status fragment
-def job_detail(request: AuthenticatedHtmxHttpRequest, job_id: str) -> HttpResponse:
+def job_detail(request: AuthenticatedHtmxHttpRequest, job_id: str) -> HttpResponseBase:
+    """The job page; with ``HX-Request``, its status fragment. A running job's fragment carries
+    an ``ETag`` of what it shows, so a poll with nothing new gets a 304 without rendering."""
+    polled = request.htmx and "part" not in request.GET
+    if polled:
+        state = job_status_for_user(request, job_id)  # one query; 404 for another team's job
+        if not state.is_terminal:
+            etag = status_etag(request, state)
+            if (not_modified := get_conditional_response(request, etag=etag)) is not None:
+                return _revalidate(not_modified, etag)
     job = job_for_user(request, job_id)
     context = {"job": job, "project": job.project, **_mixer_context(job)}
     if request.GET.get("part") == "mixes":
         return render(request, "jobs/job_detail.html#job-mixes", context)
-    if request.htmx:
-        return render(request, "jobs/job_detail.html#job-status", context)
+    if polled:
+        response = render(request, "jobs/job_detail.html#job-status", context)
+        return response if job.is_terminal else _revalidate(response, status_etag(request, job))
     if request.user.is_staff:
         context["events"] = list(job.events.all())
         context["audit"] = list(job.audit.select_related("actor"))
@@ -40,6 +55,41 @@ def stem_file(request: AuthenticatedHttpRequest, stem_id: str) -> HttpResponseBa
     return serve_stored(
         request, stem.file, filename=filename, as_attachment="download" in request.GET
     )
+
+
+def status_etag(request: AuthenticatedHttpRequest, job: SeparationJob) -> str:
+    """A strong ``ETag`` (quoted) of what a running job's status fragment shows: the job's
+    ``jobs.access.STATUS_FIELDS``, the viewer's staff flag and the template's source. The
+    elapsed clock is not in it: ``static/js/polling.js`` ticks it from ``data-started``."""
+    parts = (
+        _template_digest(),
+        job.status,
+        f"{job.progress:.3f}",
+        job.started.isoformat() if job.started else "",
+        job.finished.isoformat() if job.finished else "",
+        job.error,
+        job.review_state,
+        job.review_note,
+        str(job.project.team.requires_review),
+        str(request.user.is_staff),
+    )
+    return quote_etag(hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32])
+
+
+@cache
+def _template_digest() -> str:
+    """The job page template's source, hashed once per process: a deploy that changes the
+    fragment changes every ETag."""
+    source = get_template("jobs/job_detail.html").template.source  # type: ignore[attr-defined]
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def _revalidate(response: HttpResponseBase, etag: str) -> HttpResponseBase:
+    """The browser keeps the fragment but asks each time (``no-cache``), sending the ETag back
+    in ``If-None-Match``; ``private``: no shared cache stores a signed-in user's page."""
+    response.headers["ETag"] = etag
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
 
 
 def _mixer_context(job: SeparationJob) -> dict[str, object]:
