@@ -27,7 +27,6 @@ __all__ = [
     "RateLimited",
     "job_for_callback",
     "job_for_user",
-    "job_status_for_user",
     "membership_for",
     "project_for_signed_link",
     "refuse_if_held",
@@ -62,30 +61,6 @@ def job_for_user(
     if role is not None:
         require_role(membership_for(request, job.project.team), role)
     return job
-
-
-# What the status fragment's validator (``jobs.views.jobs.status_etag``) reads of a job.
-STATUS_FIELDS = (
-    "status",
-    "progress",
-    "started",
-    "finished",
-    "error",
-    "review_state",
-    "review_note",
-    "project__team__requires_review",
-)
-
-
-def job_status_for_user(request: AuthenticatedHttpRequest, job_id: str) -> SeparationJob:
-    """The job ``job_id`` of one of the user's teams, only its ``STATUS_FIELDS`` loaded: one
-    query (primary key, then the membership join), 404 like ``job_for_user``."""
-    return get_object_or_404(
-        SeparationJob.objects.for_user(request.user)
-        .select_related("project__team")
-        .only(*STATUS_FIELDS),
-        pk=job_id,
-    )
 
 
 def stem_for_user(request: AuthenticatedHttpRequest, stem_id: str) -> Stem:

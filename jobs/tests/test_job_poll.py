@@ -77,7 +77,9 @@ def test_the_etag_depends_on_who_looks(logged_in, user, running_job):
     etag = poll(logged_in, running_job)["ETag"]
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    assert poll(logged_in, running_job, etag).status_code == 200
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 200
+    assert response["ETag"] != etag and 'id="job-status"' in response.content.decode()
 
 
 def test_a_non_member_with_a_guessed_etag_gets_404_not_304(

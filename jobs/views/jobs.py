@@ -15,7 +15,7 @@ from django.utils.text import slugify
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.access import AuthenticatedHtmxHttpRequest, AuthenticatedHttpRequest
-from jobs.access import job_for_user, job_status_for_user, stem_for_user
+from jobs.access import job_for_user, stem_for_user
 from jobs.models import SeparationJob
 from jobs.selectors import ab_compare
 from stemweb.lib.serving import serve_stored
@@ -26,20 +26,17 @@ from stemweb.lib.serving import serve_stored
 def job_detail(request: AuthenticatedHtmxHttpRequest, job_id: str) -> HttpResponseBase:
     """The job page; with ``HX-Request``, its status fragment. A running job's fragment carries
     an ``ETag`` of what it shows, so a poll with nothing new gets a 304 without rendering."""
-    polled = request.htmx and "part" not in request.GET
-    if polled:
-        state = job_status_for_user(request, job_id)  # one query; 404 for another team's job
-        if not state.is_terminal:
-            etag = status_etag(request, state)
-            if (not_modified := get_conditional_response(request, etag=etag)) is not None:
-                return _revalidate(not_modified, etag)
     job = job_for_user(request, job_id)
+    polled = request.htmx and "part" not in request.GET
+    etag = status_etag(request, job) if polled and not job.is_terminal else None
+    if etag and (not_modified := get_conditional_response(request, etag=etag)) is not None:
+        return _revalidate(not_modified, etag)
     context = {"job": job, "project": job.project, **_mixer_context(job)}
     if request.GET.get("part") == "mixes":
         return render(request, "jobs/job_detail.html#job-mixes", context)
     if polled:
         response = render(request, "jobs/job_detail.html#job-status", context)
-        return response if job.is_terminal else _revalidate(response, status_etag(request, job))
+        return _revalidate(response, etag) if etag else response
     if request.user.is_staff:
         context["events"] = list(job.events.all())
         context["audit"] = list(job.audit.select_related("actor"))
@@ -59,8 +56,9 @@ def stem_file(request: AuthenticatedHttpRequest, stem_id: str) -> HttpResponseBa
 
 def status_etag(request: AuthenticatedHttpRequest, job: SeparationJob) -> str:
     """A strong ``ETag`` (quoted) of what a running job's status fragment shows: the job's
-    ``jobs.access.STATUS_FIELDS``, the viewer's staff flag and the template's source. The
-    elapsed clock is not in it: ``static/js/polling.js`` ticks it from ``data-started``."""
+    status, progress, times, error and review, the viewer's staff flag and the template's
+    source. The elapsed clock is not in it: ``static/js/polling.js`` ticks it from
+    ``data-started``."""
     parts = (
         _template_digest(),
         job.status,

@@ -37,6 +37,7 @@ def test_healthz_answers_any_host_over_plain_http(client, db, settings):
     settings.SECURE_SSL_REDIRECT = True
     response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
     assert response.status_code == 200
+    assert response.json() == {"database": "ok", "redis": "ok"}
     assert client.get("/", HTTP_HOST="10.0.0.7:8000").status_code == 400
 
 
