@@ -42,10 +42,17 @@ def webhook_enqueue(*, job_id: str) -> WebhookDelivery | None:
         job=job,
         message_id=f"msg_{uuid.uuid4().hex}",
         url=team.webhook_url,
-        due_at=timezone.now(),
     )
     _enqueue(delivery, delay_s=0)
     return delivery
+
+
+def _delay_before(attempt: int) -> float:
+    """Seconds between an attempt's row being made and its POST: none for the first, then the
+    1/5/15-minute schedule times ``STEMWEB_WEBHOOK_RETRY_SCALE``."""
+    if attempt == 1:
+        return 0.0
+    return RETRY_DELAYS_S[attempt - 2] * settings.STEMWEB_WEBHOOK_RETRY_SCALE
 
 
 def _enqueue(delivery: WebhookDelivery, delay_s: float) -> None:
@@ -95,7 +102,7 @@ def webhook_deliver(*, delivery_id: int) -> None:
     if delivered:
         delivery.outcome = Outcome.DELIVERED
     elif delivery.attempt <= len(RETRY_DELAYS_S):
-        delay = RETRY_DELAYS_S[delivery.attempt - 1] * settings.STEMWEB_WEBHOOK_RETRY_SCALE
+        delay = _delay_before(delivery.attempt + 1)
         delivery.outcome = Outcome.RETRYING
         delivery.next_attempt_at = attempted_at + timedelta(seconds=delay)
         retry = WebhookDelivery.objects.create(
@@ -104,7 +111,6 @@ def webhook_deliver(*, delivery_id: int) -> None:
             message_id=delivery.message_id,
             attempt=delivery.attempt + 1,
             url=delivery.url,
-            due_at=delivery.next_attempt_at,
         )
         _enqueue(retry, delay_s=delay)
     else:
@@ -116,23 +122,22 @@ def webhooks_recover(*, held: set[tuple[str, str]]) -> dict[str, int]:
     """Deliveries with no task in RQ: a pending one past due by ``STEMWEB_RECOVERY_GRACE_S``
     (Redis restarted empty) is handed to RQ again; one left ``sending`` by a worker that died
     is sent again (receivers tell repeats apart by ``webhook-id``)."""
-    now = timezone.now()
-    late = now - grace()
+    late = timezone.now() - grace()
     requeued = 0
+    sending_since = late - timedelta(seconds=settings.STEMWEB_WEBHOOK_TIMEOUT_S)
     stale = WebhookDelivery.objects.filter(
-        Q(outcome=Outcome.PENDING, due_at__lt=late)
-        | Q(outcome=Outcome.PENDING, due_at__isnull=True, created__lt=late)
-        | Q(
-            outcome=Outcome.SENDING,
-            attempted_at__lt=late - timedelta(seconds=settings.STEMWEB_WEBHOOK_TIMEOUT_S),
-        )
+        Q(outcome=Outcome.PENDING, created__lt=late)  # due at creation or later
+        | Q(outcome=Outcome.SENDING, attempted_at__lt=sending_since)
     )
     for delivery in stale:
         if (queues.DELIVER_WEBHOOK, str(delivery.pk)) in held:
             continue
+        due = delivery.created + timedelta(seconds=_delay_before(delivery.attempt))
+        if delivery.outcome == Outcome.PENDING and due >= late:
+            continue  # a retry not due yet
         moved = WebhookDelivery.objects.filter(
             pk=delivery.pk, outcome=delivery.outcome, attempted_at=delivery.attempted_at
-        ).update(outcome=Outcome.PENDING, due_at=now)
+        ).update(outcome=Outcome.PENDING)
         if moved:
             _enqueue(delivery, delay_s=0)
             requeued += 1

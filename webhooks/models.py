@@ -30,9 +30,6 @@ class WebhookDelivery(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     attempted_at = models.DateTimeField(null=True, blank=True)  # when the POST was made
     next_attempt_at = models.DateTimeField(null=True, blank=True)  # when its retry is due
-    # When this attempt is due: recovery hands a pending attempt past due with nothing waiting
-    # in RQ (Redis restarted empty) to RQ again.
-    due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -224,11 +224,11 @@ def test_deliveries_redis_lost_or_a_dead_worker_left_are_sent_again(
     _finish(owner, mixture)
     _wait_for(lambda: len(receiver.requests) == 1)
     # A delivery queued when Redis restarted empty: pending, with no task anywhere.
-    WebhookDelivery.objects.update(outcome=Outcome.PENDING, due_at=timezone.now())
+    WebhookDelivery.objects.update(outcome=Outcome.PENDING, created=timezone.now())
     django_rq.get_connection("default").flushdb()
     assert webhooks_recover(held=set()) == {"webhooks requeued": 0}  # not late enough yet
     long_ago = timezone.now() - timedelta(minutes=10)
-    WebhookDelivery.objects.update(due_at=long_ago)
+    WebhookDelivery.objects.update(created=long_ago)
     assert webhooks_recover(held=set()) == {"webhooks requeued": 1}
     _wait_for(lambda: len(receiver.requests) == 2)
     # A worker died mid-POST: the attempt is left "sending"; it is sent again, same webhook-id.
