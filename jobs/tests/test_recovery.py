@@ -28,6 +28,10 @@ Status = SeparationJob.Status
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def job_conn():
+    return django_rq.get_connection("default")
+
+
 def _running(job: SeparationJob, **fields: object) -> SeparationJob:
     SeparationJob.objects.filter(pk=job.pk).update(status=Status.RUNNING, **fields)
     job.refresh_from_db()
@@ -155,10 +159,6 @@ def test_a_remote_job_whose_worker_died_collecting_is_checked_not_resubmitted(us
     assert (job.status, job.provider_task_id, job.attempts) == (Status.RUNNING, "99", 1)
     rq_job = RQJob.fetch(django_rq.get_queue("default").job_ids[0], connection=job_conn())
     assert (rq_job.func_name, rq_job.args) == (queues.CHECK_JOB, (str(job.pk),))
-
-
-def job_conn():
-    return django_rq.get_connection("default")
 
 
 def test_an_interrupted_collection_leaves_no_orphan_files(user, mixture, _media_root):
