@@ -7,14 +7,12 @@ answers with a page whose fragment polls (htmx) and turns into the download link
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -31,6 +29,7 @@ from downloads.models import Rendition
 from downloads.rendering import mix_create, rendition_request
 from jobs.models import SeparationJob, Stem
 from stemweb.lib.serving import serve_stored
+from stemweb.lib.storage import iter_stored
 
 FORMATS = set(Format.values)
 ZIP_CHUNK = 256 * 1024
@@ -147,18 +146,13 @@ def job_zip(request: AuthenticatedHtmxHttpRequest, job_id: str, fmt: str) -> Htt
             request, job=job, label=f"all stems as {fmt.upper()}", pending=pending, failed=failed
         )
 
-    def chunks(field: FieldFile) -> Iterator[bytes]:
-        with field.open("rb") as fh:
-            while chunk := fh.read(ZIP_CHUNK):
-                yield chunk
-
     archive = ZipStream(sized=True)
     folder = _slug(job)
     for stem in stems:
         rendition = files[stem.pk]
         field = rendition.file if rendition else stem.file
         size = rendition.size_bytes if rendition else stem.size_bytes
-        archive.add(chunks(field), f"{folder}/{stem.name}.{fmt}", size=size)
+        archive.add(iter_stored(field, ZIP_CHUNK), f"{folder}/{stem.name}.{fmt}", size=size)
     archive.add(
         json.dumps(_manifest(job, stems, fmt), indent=2).encode(), f"{folder}/manifest.json"
     )

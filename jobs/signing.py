@@ -30,10 +30,17 @@ def _absolute(path: str) -> str:
     return settings.STEMWEB_PUBLIC_URL + path
 
 
+# Signature Version 4 presigned links live at most 7 days (AWS S3 API reference, "Authenticating
+# Requests: Using Query Parameters", X-Amz-Expires).
+PRESIGNED_MAX_S = 7 * 86400
+
+
 def _presigned(field: FieldFile, ttl_s: int) -> str | None:
     if settings.S3_BUCKET:
         # settings make the default storage django-storages' S3Storage when S3_BUCKET is set
-        return cast("S3Storage", default_storage).url(field.name, expire=ttl_s)
+        return cast("S3Storage", default_storage).url(
+            field.name, expire=min(ttl_s, PRESIGNED_MAX_S)
+        )
     return None
 
 

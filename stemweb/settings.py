@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -174,25 +175,35 @@ MEDIA_ROOT = Path(env_str("STEMWEB_MEDIA_ROOT", str(VAR_DIR / "media")))
 S3_BUCKET = env_str("STEMWEB_S3_BUCKET")
 S3_ENDPOINT_URL = env_str("STEMWEB_S3_ENDPOINT_URL")
 S3_REGION = env_str("STEMWEB_S3_REGION")
-if S3_BUCKET:
-    _default_storage = {
+
+
+def s3_storage(bucket: str, endpoint_url: str, region: str) -> dict[str, Any]:
+    """The ``STORAGES["default"]`` entry for django-storages' S3Storage: private objects (no
+    ACL, links presigned on demand with Signature Version 4, which every AWS region and
+    S3-compatible store accepts; links live at most 7 days), uploads never overwriting an object
+    of the same name. Credentials come from boto3's usual chain (``AWS_ACCESS_KEY_ID``... or an
+    instance role)."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": S3_BUCKET,
-            "endpoint_url": S3_ENDPOINT_URL or None,
-            "region_name": S3_REGION or None,
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
             "default_acl": None,
             "querystring_auth": True,
+            "signature_version": "s3v4",
             "file_overwrite": False,
         },
     }
-else:
-    _default_storage = {
+
+
+STORAGES = {
+    "default": s3_storage(S3_BUCKET, S3_ENDPOINT_URL, S3_REGION)
+    if S3_BUCKET
+    else {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT},
-    }
-STORAGES = {
-    "default": _default_storage,
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

@@ -4,13 +4,25 @@ workers run in-process or as a real `rqworker --burst`."""
 
 from __future__ import annotations
 
+import atexit
+import io
 import os
+import shutil
+import socket
 import struct
 import subprocess
 import sys
-from pathlib import Path
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
 
+import boto3
 import django_rq
+import httpx
 import numpy as np
 import pytest
 import soundfile as sf
@@ -25,6 +37,8 @@ from jobs.services import job_create
 from library.models import Project
 from library.services import project_create
 from providers.stemsets import StemSet
+from stemweb.lib.storage import iter_stored
+from stemweb.settings import s3_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("STEMWEB_SHARED_DIR", ROOT.parent / "shared"))
@@ -64,25 +78,152 @@ def _clean_redis():
     yield
 
 
+# --- Storage: a fresh local folder per test, or a fresh bucket on a real S3 endpoint ------------
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "stemweb-tests",
+    "AWS_SECRET_ACCESS_KEY": "stemweb-tests",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass
+class Stored:
+    """The default storage of one test: ``kind`` "local" (files under ``media``) or "s3" (a
+    bucket of its own on moto's S3 server at ``endpoint``)."""
+
+    kind: str
+    media: Path
+    bucket: str = ""
+    endpoint: str = ""
+
+    def client(self) -> Any:
+        """A boto3 S3 client for the test's endpoint (S3 only)."""
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+
+    def names(self) -> list[str]:
+        """Every stored file's storage name ("projects/<id>/source.flac"), sorted."""
+        if self.kind == "local":
+            files = (p for p in self.media.rglob("*") if p.is_file())
+            return sorted(p.relative_to(self.media).as_posix() for p in files)
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def basenames(self) -> list[str]:
+        """The last part of every stored file's name, sorted."""
+        return sorted(PurePosixPath(name).name for name in self.names())
+
+    def read(self, name: str) -> bytes:
+        """The bytes stored under ``name``, read behind the storage's back."""
+        if self.kind == "local":
+            return (self.media / name).read_bytes()
+        return self.client().get_object(Bucket=self.bucket, Key=name)["Body"].read()
+
+    def worker_env(self) -> dict[str, str]:
+        """What a worker in another process needs to use this storage."""
+        if self.kind == "local":
+            return {"STEMWEB_MEDIA_ROOT": str(self.media)}
+        return {
+            "STEMWEB_S3_BUCKET": self.bucket,
+            "STEMWEB_S3_ENDPOINT_URL": self.endpoint,
+            **S3_CREDENTIALS,
+        }
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory) -> Iterator[str]:
+    """moto's S3 server (``moto[server]``) in its own process on a free loopback port: real
+    S3 requests over HTTP, signed by boto3 as for AWS. Its URL."""
+    os.environ.update(S3_CREDENTIALS)
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    log = (tmp_path_factory.mktemp("moto") / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/moto-api/", timeout=1)
+            break
+        except httpx.TransportError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto's S3 server did not start: see {log.name}") from None
+            time.sleep(0.05)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+    log.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.s3``: the test runs twice, on local files and on S3."""
+    if metafunc.definition.get_closest_marker("s3"):
+        metafunc.parametrize("stored", ["local", "s3"], indirect=True)
+
+
 @pytest.fixture(autouse=True)
-def _media_root(tmp_path: Path, settings):
-    """A fresh storage directory per test, so 'nothing left behind' can be checked; static
-    files from the finders (no collectstatic manifest in tests)."""
+def stored(request, tmp_path: Path, settings) -> Iterator[Stored]:
+    """A fresh, empty default storage per test, so 'nothing left behind' can be checked:
+    local files under ``tmp_path/media``, or (``@pytest.mark.s3``) a new bucket on moto's S3
+    server, removed with what is left in it afterwards. Static files from the finders (no
+    collectstatic manifest in tests)."""
     media = tmp_path / "media"
     media.mkdir()
-    settings.STORAGES = {
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": media},
-        },
-    }
     settings.MEDIA_ROOT = media
-    return media
+    static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    kind = getattr(request, "param", "local")
+    if kind == "local":
+        settings.STORAGES = {
+            "staticfiles": static,
+            "default": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": media},
+            },
+        }
+        yield Stored("local", media)
+        return
+    endpoint = request.getfixturevalue("s3_endpoint")
+    store = Stored("s3", media, bucket=f"stemweb-test-{uuid.uuid4().hex[:16]}", endpoint=endpoint)
+    client = store.client()
+    client.create_bucket(Bucket=store.bucket)
+    settings.S3_BUCKET, settings.S3_ENDPOINT_URL, settings.S3_REGION = store.bucket, endpoint, ""
+    settings.STORAGES = {"staticfiles": static, "default": s3_storage(store.bucket, endpoint, "")}
+    yield store
+    for name in store.names():
+        client.delete_object(Bucket=store.bucket, Key=name)
+    client.delete_bucket(Bucket=store.bucket)
 
 
-def stored_files(media: Path) -> list[Path]:
-    return sorted(p for p in media.rglob("*") if p.is_file())
+def read_stored_audio(field: Any, **kwargs: Any) -> tuple[np.ndarray, int]:
+    """``soundfile.read`` of a stored file, on local files or S3 alike."""
+    return sf.read(io.BytesIO(b"".join(iter_stored(field))), **kwargs)
+
+
+@dataclass
+class Fetched:
+    """A download as the browser ends up with it."""
+
+    status: int
+    headers: Any
+    body: bytes
+
+
+def fetch_download(client: Any, url: str) -> Fetched:
+    """GET a download link with the test client and, when stemweb answers with a redirect to a
+    presigned S3 link, follow it over HTTP to the S3 server, as a browser does."""
+    response = client.get(url)
+    location = response.headers.get("Location", "")
+    if response.status_code == 302 and settings.S3_BUCKET and location.startswith("http"):
+        assert location.startswith(f"{settings.S3_ENDPOINT_URL}/{settings.S3_BUCKET}/")
+        s3 = httpx.get(location, timeout=30)
+        return Fetched(s3.status_code, s3.headers, s3.content)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return Fetched(response.status_code, response.headers, body)
 
 
 # --- Audio files made for a test: bombs, lying headers, long recordings -----------------------
@@ -152,6 +293,11 @@ def make_job(
     )
 
 
+_SPLIT_DIR = tempfile.mkdtemp(prefix="stemweb-test-splits-")
+atexit.register(shutil.rmtree, _SPLIT_DIR, ignore_errors=True)
+_SPLITS: dict[tuple[Path, tuple[str, ...]], dict[str, Path]] = {}
+
+
 def make_finished_job(
     user: User,
     source: Path,
@@ -174,7 +320,11 @@ def make_finished_job(
         created_by=user,
     )
     names = StemSet(stem_set).stem_names
-    paths = split(source, names, workdir)
+    key = (source, tuple(names))
+    if key not in _SPLITS:  # the engine is deterministic: split each recording once a session
+        _SPLITS[key] = split(source, names, Path(tempfile.mkdtemp(dir=_SPLIT_DIR)))
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths = {n: Path(shutil.copy(_SPLITS[key][n], workdir / _SPLITS[key][n].name)) for n in names}
     store_stems(job, [StemFile(n, paths[n]) for n in names], mixture=source)
     return SeparationJob.objects.get(pk=job.pk)
 
@@ -195,8 +345,9 @@ def logged_in(client, user):
     return client
 
 
-def run_worker_burst(media: Path) -> subprocess.CompletedProcess[str]:
-    """Run a real ``rqworker --burst`` in a subprocess against the test database and Redis."""
+def run_worker_burst(stored: Stored) -> subprocess.CompletedProcess[str]:
+    """Run a real ``rqworker --burst`` in a subprocess against the test database, Redis and
+    storage."""
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         database_url = f"sqlite:///{db['NAME']}"
@@ -205,8 +356,8 @@ def run_worker_burst(media: Path) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "STEMWEB_MEDIA_ROOT": str(media),
         "REDIS_URL": settings.REDIS_URL,
+        **stored.worker_env(),
     }
     return subprocess.run(
         [
@@ -324,7 +475,6 @@ def work_due(queue_names=("default", "local")) -> None:
     """One pass of what a worker started ``--with-scheduler`` does: move scheduled jobs that
     are due (``enqueue_in``) onto their queues, then run every queued job with a real RQ worker.
     """
-    import time
 
     from rq import SimpleWorker
     from rq.registry import ScheduledJobRegistry
@@ -342,7 +492,6 @@ def work_due(queue_names=("default", "local")) -> None:
 
 def drain(job, timeout_s: float = 60.0):
     """Work the queues until the job ends; returns the row."""
-    import time
 
     from jobs.models import SeparationJob
 

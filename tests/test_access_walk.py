@@ -90,6 +90,7 @@ def _snapshot():
     )
 
 
+@pytest.mark.s3
 def test_every_url_with_another_teams_objects_is_404_and_changes_nothing(client, victim):
     attacker = make_user("attacker@example.com")
     Membership.objects.filter(user=attacker).update(role=Membership.Role.OWNER)

@@ -35,12 +35,12 @@ def _big_post(client: Client):
 
 
 def test_a_logged_in_upload_over_the_limit_is_413_and_nothing_is_written(
-    logged_in, temp_dir, _media_root
+    logged_in, temp_dir, stored
 ):
     response = _big_post(logged_in)
     assert response.status_code == 413
     assert "the limit is 1 MB" in response.content.decode()
-    assert list(temp_dir.iterdir()) == [] and list(_media_root.rglob("*.*")) == []
+    assert list(temp_dir.iterdir()) == [] and stored.names() == []
     assert Project.objects.count() == 0 and SeparationJob.objects.count() == 0
 
 

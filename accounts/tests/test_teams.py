@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import Invitation, Membership, ProviderKey, Team
 from library.models import Folder, Project
-from tests.fixtures import make_project, make_user, stored_files
+from tests.fixtures import make_project, make_user
 
 pytestmark = pytest.mark.django_db
 Role = Membership.Role
@@ -81,7 +81,7 @@ def test_roles_never_make_owners(client, user, team):
 
 
 def test_deleting_a_team_needs_its_name_and_deletes_its_projects(
-    client, user, team, mixture, _media_root
+    client, user, team, mixture, stored
 ):
     project = make_project(user, mixture)
     Project.objects.filter(pk=project.pk).update(team=team)
@@ -95,17 +95,18 @@ def test_deleting_a_team_needs_its_name_and_deletes_its_projects(
     assert not Project.objects.filter(pk=project.pk).exists()
 
 
+@pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
-def test_deleted_team_files_leave_storage(client, mixture, _media_root):
+def test_deleted_team_files_leave_storage(client, mixture, stored):
     owner = make_user("own@example.com")
     band = Team.objects.create(name="Band")
     Membership.objects.create(team=band, user=owner, role=Role.OWNER)
     project = make_project(owner, mixture)
     Project.objects.filter(pk=project.pk).update(team=band)
-    assert stored_files(_media_root)
+    assert stored.names()
     _work_in(client, owner, band)
     client.post(reverse("team_delete"), {"confirm": "Band"})
-    assert stored_files(_media_root) == []
+    assert stored.names() == []
 
 
 # The role matrix: each role tried on each action; allowed (2xx/3xx and the change made) or 403.

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_sign_up_upload_watch_listen_and_download(
-    page, live_server, dev_dir, _media_root, tmp_path, csp_violations
+    page, live_server, dev_dir, stored, tmp_path, csp_violations
 ):
     page.set_default_timeout(30_000)
     page.goto(f"{live_server.url}/accounts/signup/")
@@ -36,7 +36,7 @@ def test_sign_up_upload_watch_listen_and_download(
     assert page.locator("h1").inner_text() == "Caves, sung"
     page.evaluate("window.__notReloaded = true")
 
-    worker = run_worker_burst(_media_root)
+    worker = run_worker_burst(stored)
     assert worker.returncode == 0, worker.stderr[-2000:]
     assert SeparationJob.objects.get().status == SeparationJob.Status.SUCCEEDED
 

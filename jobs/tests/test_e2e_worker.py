@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import soundfile as sf
 from django.urls import reverse
 
 from audio.probe import probe, read_blocks
 from jobs.models import SeparationJob
-from tests.fixtures import DEV01, run_worker_burst
+from tests.fixtures import DEV01, read_stored_audio, run_worker_burst
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
-@pytest.mark.parametrize("suffix", ["flac", "mp3", "m4a"])
-def test_an_upload_becomes_stems_that_sum_to_the_mixture(
-    client, user, dev_dir, _media_root, suffix
-):
+@pytest.mark.parametrize(
+    ("suffix", "stored"),
+    [("flac", "local"), ("mp3", "local"), ("m4a", "local"), ("flac", "s3")],
+    indirect=["stored"],
+)
+def test_an_upload_becomes_stems_that_sum_to_the_mixture(client, user, dev_dir, stored, suffix):
     source = dev_dir / DEV01 / f"mixture.{suffix}"
     client.force_login(user)
     with open(source, "rb") as fh:
@@ -29,7 +30,7 @@ def test_an_upload_becomes_stems_that_sum_to_the_mixture(
     job = SeparationJob.objects.get()
     assert job.status == SeparationJob.Status.QUEUED
 
-    worker = run_worker_burst(_media_root)
+    worker = run_worker_burst(stored)
     assert worker.returncode == 0, worker.stderr[-2000:]
 
     job.refresh_from_db()
@@ -38,9 +39,8 @@ def test_an_upload_becomes_stems_that_sum_to_the_mixture(
     mixture = np.concatenate(list(read_blocks(source, info)))
     stems = {}
     for stem in job.stems.all():
-        path = _media_root / stem.file.name
-        assert path.is_file()
-        stems[stem.name], rate = sf.read(path, dtype="float32", always_2d=True)
+        assert stem.file.name in stored.names()
+        stems[stem.name], rate = read_stored_audio(stem.file, dtype="float32", always_2d=True)
         assert rate == info.sample_rate and stems[stem.name].shape == (info.frames, info.channels)
     assert set(stems) == {"foreground", "background"}
     np.testing.assert_allclose(stems["foreground"] + stems["background"], mixture, atol=1e-4)

@@ -17,13 +17,14 @@ from library.models import Project
 from library.services import project_create
 from library.sources import check_upload
 from stemweb.worker import StemwebWorker
-from tests.fixtures import make_job, stored_files
+from tests.fixtures import make_job, read_stored_audio
 
 Status = SeparationJob.Status
 pytestmark = pytest.mark.django_db
 
 
-def test_it_separates_into_stems_that_sum_to_the_mixture(user, mixture, _media_root):
+@pytest.mark.s3
+def test_it_separates_into_stems_that_sum_to_the_mixture(user, mixture, stored):
     job = make_job(user, mixture)
     run_job(str(job.pk))
     job.refresh_from_db()
@@ -36,10 +37,10 @@ def test_it_separates_into_stems_that_sum_to_the_mixture(user, mixture, _media_r
     for name, stem in stems.items():
         assert (stem.format, stem.sample_rate, stem.channels) == ("flac", 44100, 2)
         assert stem.duration_s == pytest.approx(20.0)
-        decoded[name], stem_rate = sf.read(stem.file.path, dtype="float64")
+        decoded[name], stem_rate = read_stored_audio(stem.file, dtype="float64")
         assert stem_rate == rate and decoded[name].shape == original.shape
     np.testing.assert_allclose(decoded["foreground"] + decoded["background"], original, atol=1e-4)
-    assert {p.name for p in stored_files(_media_root)} == {
+    assert set(stored.basenames()) == {
         "source.flac",
         "foreground.flac",
         "background.flac",
@@ -115,7 +116,7 @@ def test_the_whole_check_stores_the_length_it_decoded(user, mixture, settings):
     assert [stem.duration_s for stem in job.stems.all()] == pytest.approx([20.0, 20.0])
 
 
-def test_a_job_canceled_while_running_keeps_no_stems(user, mixture, _media_root, monkeypatch):
+def test_a_job_canceled_while_running_keeps_no_stems(user, mixture, stored, monkeypatch):
     job = make_job(user, mixture)
 
     def cancel_then_report(self, fraction):
@@ -126,7 +127,7 @@ def test_a_job_canceled_while_running_keeps_no_stems(user, mixture, _media_root,
     run_job(str(job.pk))
     job.refresh_from_db()
     assert job.status == Status.CANCELED and job.stems.count() == 0
-    assert [p.name for p in stored_files(_media_root)] == ["source.flac"]
+    assert stored.basenames() == ["source.flac"]
 
 
 def test_progress_is_stored_while_running(user, mixture, monkeypatch, tmp_path):

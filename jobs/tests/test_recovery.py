@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from datetime import timedelta
+from pathlib import PurePosixPath
 
 import django_rq
 import pytest
@@ -22,7 +23,7 @@ from jobs.services.lease import job_claim, job_release, lease_kept
 from jobs.tasks import run_job
 from providers.local.client import LocalProvider
 from stemweb.worker import StemwebWorker
-from tests.fixtures import make_job, stored_files
+from tests.fixtures import make_job
 
 Status = SeparationJob.Status
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -161,16 +162,16 @@ def test_a_remote_job_whose_worker_died_collecting_is_checked_not_resubmitted(us
     assert (rq_job.func_name, rq_job.args) == (queues.CHECK_JOB, (str(job.pk),))
 
 
-def test_an_interrupted_collection_leaves_no_orphan_files(user, mixture, _media_root):
+def test_an_interrupted_collection_leaves_no_orphan_files(user, mixture, stored):
     """A worker killed between saving a stem file and committing its row left the file."""
     job = make_job(user, mixture)
-    orphan = _media_root / job_storage_prefix(job)
+    orphan = stored.media / job_storage_prefix(job)
     orphan.mkdir(parents=True)
     (orphan / "foreground.flac").write_bytes(b"half a stem")
     run_job(str(job.pk))
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED
-    names = sorted(p.name for p in stored_files(_media_root) if "jobs" in p.parts)
+    names = sorted(PurePosixPath(n).name for n in stored.names() if "/jobs/" in n)
     assert names == [
         "background.flac",
         "background.peaks.json",
@@ -239,7 +240,7 @@ def test_the_lease_thread_reconnects_when_its_database_connection_is_dropped(
 
 
 def test_a_dropped_database_connection_while_storing_stems_leaves_the_job_to_recovery(
-    user, mixture, settings, monkeypatch, _media_root
+    user, mixture, settings, monkeypatch, stored
 ):
     """The database terminates the worker's connection between separating and storing: the
     job is not failed (for a remote job the provider's work is paid for); recovery runs it
@@ -268,7 +269,7 @@ def test_a_dropped_database_connection_while_storing_stems_leaves_the_job_to_rec
         run_job(str(job.pk))
     job.refresh_from_db()
     assert (job.status, job.error, job.stems.count()) == (Status.RUNNING, "", 0)
-    assert [p for p in stored_files(_media_root) if "jobs" in p.parts] == []
+    assert [n for n in stored.names() if "/jobs/" in n] == []
     monkeypatch.setattr(LocalProvider, "result", separated)
 
     time.sleep(0.7)  # silent for longer than a lease

@@ -18,7 +18,6 @@ from tests.fixtures import (
     make_finished_job,
     make_job,
     make_project,
-    stored_files,
     work_due,
 )
 from webhooks.models import WebhookDelivery
@@ -98,12 +97,12 @@ def test_approve_and_flag_are_recorded_and_the_flag_is_shown_to_the_team(client,
     ]
 
 
-def test_delete_stems_removes_their_files(client, finished, _media_root):
+def test_delete_stems_removes_their_files(client, finished, stored):
     client.force_login(_staff("op@example.com", "operate_separationjob", "view_separationjob"))
-    assert any(p.name == "vocals.flac" for p in stored_files(_media_root))
+    assert "vocals.flac" in stored.basenames()
     _act(client, "delete_stems", finished, reason="licence")
     assert finished.stems.count() == 0
-    assert [p.name for p in stored_files(_media_root)] == ["source.flac"]
+    assert stored.basenames() == ["source.flac"]
     assert AuditEntry.objects.get().details == {"stems": 2}
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from jobs.models import SeparationJob
 from library.models import Project
-from tests.fixtures import DEV01, drain, stored_files
+from tests.fixtures import DEV01, drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +26,7 @@ def test_only_configured_providers_are_offered_with_what_they_take(
     assert "Many instruments (12 stems)" in html  # offered by Suno-style
 
 
-def test_a_platform_track_needs_no_file_and_runs_on_suno(client, user, providers, _media_root):
+def test_a_platform_track_needs_no_file_and_runs_on_suno(client, user, providers, stored):
     client.force_login(user)
     response = client.post(
         reverse("upload"),
@@ -39,7 +39,7 @@ def test_a_platform_track_needs_no_file_and_runs_on_suno(client, user, providers
     )
     job = SeparationJob.objects.get()
     assert response.status_code == 302 and job.project.name == f"Track {DEV01}"
-    assert not job.project.source and stored_files(_media_root) == []
+    assert not job.project.source and stored.names() == []
     job = drain(job)
     assert job.status == SeparationJob.Status.SUCCEEDED, job.error
     assert Project.objects.get().source  # the original track came back with the stems
@@ -63,7 +63,7 @@ def test_an_upload_provider_without_a_file_says_so(client, user, providers):
 
 
 def test_a_format_the_provider_refuses_is_refused_before_storing(
-    client, user, providers, tmp_path, _media_root
+    client, user, providers, tmp_path, stored
 ):
     ogg = tmp_path / "take.ogg"
     sf.write(ogg, np.random.default_rng(0).normal(0, 0.1, (44100 * 2, 2)), 44100, format="OGG")
@@ -73,7 +73,7 @@ def test_a_format_the_provider_refuses_is_refused_before_storing(
             reverse("upload"), {"file": fh, "provider": "camb", "stem_set": "foreground_background"}
         ).content.decode()
     assert "CAMB.AI accepts AAC, FLAC, M4A, MP3, WAV; this recording is OGG." in html
-    assert Project.objects.count() == 0 and stored_files(_media_root) == []
+    assert Project.objects.count() == 0 and stored.names() == []
 
 
 def test_a_stem_set_the_chosen_provider_lacks_is_refused(client, user, providers, mixture):

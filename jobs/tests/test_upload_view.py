@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.models import Membership
 from jobs.models import SeparationJob
 from library.models import Project
-from tests.fixtures import DEV01, flac_claiming, stored_files, write_flac
+from tests.fixtures import DEV01, flac_claiming, write_flac
 
 BAD_UPLOADS = {
     "empty.wav": "The file is empty",
@@ -40,20 +40,20 @@ def test_the_form_offers_the_local_engine_and_its_stem_sets(logged_in):
 
 
 @pytest.mark.parametrize(("name", "message"), BAD_UPLOADS.items())
-def test_it_rejects_bad_files_and_keeps_nothing(logged_in, bad_dir, _media_root, name, message):
+def test_it_rejects_bad_files_and_keeps_nothing(logged_in, bad_dir, stored, name, message):
     response = _post(logged_in, bad_dir / name)
     assert response.status_code == 200
     assert message in response.content.decode()
     assert Project.objects.count() == 0 and SeparationJob.objects.count() == 0
-    assert stored_files(_media_root) == []
+    assert stored.names() == []
     assert django_rq.get_queue("local").count == 0
 
 
-def test_it_rejects_a_file_over_the_size_limit(logged_in, mixture, settings, _media_root):
+def test_it_rejects_a_file_over_the_size_limit(logged_in, mixture, settings, stored):
     settings.STEMWEB_MAX_UPLOAD_MB = 1  # mixture.flac is 1.6 MB
     response = _post(logged_in, mixture)
     assert "too large (2 MB); the limit is 1 MB" in response.content.decode()
-    assert Project.objects.count() == 0 and stored_files(_media_root) == []
+    assert Project.objects.count() == 0 and stored.names() == []
 
 
 def test_it_rejects_a_recording_over_the_duration_limit(logged_in, mixture, settings):
@@ -64,7 +64,7 @@ def test_it_rejects_a_recording_over_the_duration_limit(logged_in, mixture, sett
 
 
 def test_a_decode_bomb_is_refused_from_its_header_and_leaves_nothing(
-    logged_in, tmp_path, settings, _media_root
+    logged_in, tmp_path, settings, stored
 ):
     # The issue's bomb: a small FLAC announcing 2 hours of 8-channel 96 kHz audio. Its body is
     # one second of stereo, which no decoder can read under that header ("channel changed mid
@@ -78,12 +78,12 @@ def test_a_decode_bomb_is_refused_from_its_header_and_leaves_nothing(
     assert response.status_code == 200
     assert "too long (2 h 00 min); the maximum is 20 min 00 s" in response.content.decode()
     assert Project.objects.count() == 0 and SeparationJob.objects.count() == 0
-    assert stored_files(_media_root) == [] and list(uploads.iterdir()) == []
+    assert stored.names() == [] and list(uploads.iterdir()) == []
     assert django_rq.get_queue("local").count == 0
 
 
 def test_a_bomb_hiding_its_length_is_refused_after_the_upload_check(
-    logged_in, tmp_path, settings, _media_root
+    logged_in, tmp_path, settings, stored
 ):
     # No length in the header and more audio than the 2 s the web decodes: libsndfile would
     # fail at the end of this file, so the message shows decoding stopped at the budget.
@@ -91,7 +91,7 @@ def test_a_bomb_hiding_its_length_is_refused_after_the_upload_check(
     path = flac_claiming(write_flac(tmp_path / "endless.flac", 20, rate=8000), frames=0)
     response = _post(logged_in, path)
     assert "does not say how long the recording is" in response.content.decode()
-    assert Project.objects.count() == 0 and stored_files(_media_root) == []
+    assert Project.objects.count() == 0 and stored.names() == []
 
 
 def test_a_long_upload_is_accepted_on_its_header_after_checking_its_start(
@@ -103,8 +103,9 @@ def test_a_long_upload_is_accepted_on_its_header_after_checking_its_start(
     assert Project.objects.get().duration_s == pytest.approx(20.0)
 
 
+@pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
-def test_a_good_upload_creates_the_project_and_enqueues_its_job(client, user, dev_dir, _media_root):
+def test_a_good_upload_creates_the_project_and_enqueues_its_job(client, user, dev_dir, stored):
     client.force_login(user)
     response = _post(client, dev_dir / DEV01 / "mixture.mp3", description="take 3")
     job = SeparationJob.objects.get()
@@ -121,7 +122,7 @@ def test_a_good_upload_creates_the_project_and_enqueues_its_job(client, user, de
     assert project.duration_s == pytest.approx(20.0)
     assert project.size_bytes == 401285 and len(project.sha256) == 64
     assert project.team == Membership.objects.get(user=user).team
-    assert [p.name for p in stored_files(_media_root)] == ["source.mp3"]
+    assert stored.basenames() == ["source.mp3"]
     assert job.status == SeparationJob.Status.QUEUED
     assert django_rq.get_queue("local").job_ids == [f"separate-{job.pk}-0"]
 
@@ -147,9 +148,10 @@ def test_anonymous_users_are_sent_to_log_in(client, db):
     assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
 
 
+@pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
 def test_a_failure_after_storing_keeps_neither_file_nor_row(
-    client, user, mixture, _media_root, monkeypatch
+    client, user, mixture, stored, monkeypatch
 ):
     def broken_create(**kwargs):
         raise DatabaseError("could not extend file: No space left on device")
@@ -161,14 +163,14 @@ def test_a_failure_after_storing_keeps_neither_file_nor_row(
     with pytest.raises(DatabaseError):
         _post(client, mixture)
     assert Project.objects.count() == 0 and SeparationJob.objects.count() == 0
-    assert stored_files(_media_root) == []
+    assert stored.names() == []
 
 
-def test_a_clear_checkbox_without_a_file_is_a_form_error_not_a_crash(logged_in, _media_root):
+def test_a_clear_checkbox_without_a_file_is_a_form_error_not_a_crash(logged_in, stored):
     response = logged_in.post(
         reverse("upload"),
         {"file-clear": "on", "provider": "local", "stem_set": "foreground_background"},
     )
     assert response.status_code == 200
     assert "Choose a recording to send to Local engine." in response.content.decode()
-    assert Project.objects.count() == 0 and stored_files(_media_root) == []
+    assert Project.objects.count() == 0 and stored.names() == []

@@ -10,7 +10,7 @@ from accounts.models import Membership
 from jobs.models import SeparationJob
 from library.models import Folder, Project
 from library.services import FolderError, folder_create, folder_move, folder_rename
-from tests.fixtures import make_job, make_project, make_user, stored_files
+from tests.fixtures import make_job, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 Role = Membership.Role
@@ -53,10 +53,9 @@ def test_the_move_view_refuses_a_subtree_and_says_why(logged_in, team):
     assert Folder.objects.get(pk=top.pk).parent is None
 
 
+@pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
-def test_deleting_a_non_empty_folder_asks_then_removes_its_projects_files(
-    client, mixture, _media_root
-):
+def test_deleting_a_non_empty_folder_asks_then_removes_its_projects_files(client, mixture, stored):
     owner = make_user("own@example.com")
     team = Membership.objects.get(user=owner).team
     top = folder_create(team=team, parent=None, name="Top")
@@ -72,8 +71,8 @@ def test_deleting_a_non_empty_folder_asks_then_removes_its_projects_files(
     client.post(reverse("folder_delete", args=[top.public_id]), {"confirm": "yes"})
     assert not Folder.objects.filter(pk__in=[top.pk, inner.pk]).exists()
     assert list(Project.objects.values_list("name", flat=True)) == ["Stays"]
-    assert [p.name for p in stored_files(_media_root)] == ["source.flac"]
-    assert outside.source.name in str(stored_files(_media_root)[0])
+    assert stored.basenames() == ["source.flac"]
+    assert outside.source.name in str(stored.names()[0])
 
 
 def test_an_empty_folder_goes_at_once(logged_in, team):
@@ -195,7 +194,7 @@ def test_a_job_past_the_quota_is_refused_and_nothing_is_queued(client, mixture):
 
 
 def test_the_upload_form_refuses_a_job_past_the_quota_and_keeps_nothing(
-    logged_in, team, mixture, _media_root
+    logged_in, team, mixture, stored
 ):
     team.quota_stem_seconds = 10
     team.save()
@@ -205,7 +204,7 @@ def test_the_upload_form_refuses_a_job_past_the_quota_and_keeps_nothing(
             {"file": fh, "provider": "local", "stem_set": "foreground_background"},
         ).content.decode()
     assert "This job needs 40 stem-seconds" in page
-    assert Project.objects.count() == 0 and stored_files(_media_root) == []
+    assert Project.objects.count() == 0 and stored.names() == []
 
 
 def _fill(team, user, count, folders):

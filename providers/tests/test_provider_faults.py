@@ -107,7 +107,7 @@ def test_a_job_past_its_deadline_is_timed_out_not_failed(providers, owner, mixtu
     ],
 )
 def test_finevoice_result_faults_fail_with_a_reason_and_store_nothing(
-    providers, owner, mixture, fault, reason, _media_root
+    providers, owner, mixture, fault, reason, stored
 ):
     providers.set_fault("finevoice", fault)
     project = make_project(owner, mixture)
@@ -121,7 +121,7 @@ def test_finevoice_result_faults_fail_with_a_reason_and_store_nothing(
     )
     assert job.status == Status.FAILED and reason in job.error
     assert job.stems.count() == 0
-    assert [p.name for p in _media_root.rglob("*") if p.is_file()] == ["source.flac"]
+    assert stored.basenames() == ["source.flac"]
 
 
 def _suno(owner, stem_set=StemSet.VOCALS_INSTRUMENTAL):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
@@ -15,7 +16,14 @@ from jobs.models import JobEvent, SeparationJob
 from jobs.services import job_create
 from library.models import Project
 from providers.stemsets import StemSet
-from tests.fixtures import DEV01, SANDBOX_KEY, drain, make_project, make_user
+from tests.fixtures import (
+    DEV01,
+    SANDBOX_KEY,
+    drain,
+    make_project,
+    make_user,
+    read_stored_audio,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = SeparationJob.Status
@@ -33,10 +41,12 @@ def _run(owner, source, provider, stem_set):
 
 def _stems(job):
     return {
-        s.name: sf.read(s.file.path, dtype="float64", always_2d=True)[0] for s in job.stems.all()
+        s.name: read_stored_audio(s.file, dtype="float64", always_2d=True)[0]
+        for s in job.stems.all()
     }
 
 
+@pytest.mark.s3
 def test_camb_separates_a_dev_recording(providers, owner, mixture):
     job = _run(owner, mixture, "camb", StemSet.FOREGROUND_BACKGROUND)
     assert job.status == Status.SUCCEEDED, job.error
@@ -88,6 +98,35 @@ def test_finevoice_fetches_the_signed_source_and_returns_every_stem(
     assert (
         posted.url == f"{providers.url}/finevoice/v1/audio/separation" and posted.status_code == 200
     )
+
+
+@pytest.mark.parametrize("stored", ["s3"], indirect=True)
+def test_finevoice_fetches_the_source_from_s3_by_a_presigned_link(
+    providers, owner, mixture, stored, monkeypatch, settings
+):
+    """With S3 storage FineVoice's ``sourceUrl`` is the bucket's presigned link: the sandbox
+    downloads the source from the S3 server, not through stemweb."""
+    from jobs import signing
+
+    given: list[str] = []
+    presign = signing.source_url
+
+    def recorded(*args, **kwargs):
+        given.append(presign(*args, **kwargs))
+        return given[-1]
+
+    monkeypatch.setattr(signing, "source_url", recorded)
+    job = _run(owner, mixture, "finevoice", StemSet.VOCALS_INSTRUMENTAL)
+    assert job.status == Status.SUCCEEDED, job.error
+    assert len(given) == 1
+    url = urlsplit(given[0])
+    assert f"{url.scheme}://{url.netloc}" == stored.endpoint
+    assert url.path == f"/{stored.bucket}/{job.project.source.name}"
+    query = parse_qs(url.query)
+    assert query["X-Amz-Expires"] == [str(settings.STEMWEB_SIGNED_URL_TTL_S)]
+    assert "X-Amz-Signature" in query
+    assert set(_stems(job)) == {"vocals", "instrumental"}
+    assert all(name.startswith("projects/") for name in stored.names())
 
 
 def test_the_signed_source_link_needs_its_signature(providers, owner, mixture, live_server):

@@ -1,55 +1,58 @@
-"""Deleting a folder of stored files, on local storage and on one with no local paths (S3)."""
+"""Stored files on local storage and on S3 (moto's server): deleting a folder, reading a file
+in parts."""
 
 from __future__ import annotations
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, Storage
+import tracemalloc
 
-from stemweb.lib.storage import delete_tree
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
+
+from library.models import Project
+from stemweb.lib.storage import copy_to_local, delete_tree, iter_stored
 
 FILES = ["projects/p/source.flac", "projects/p/jobs/j/vocals.flac", "projects/q/source.flac"]
 
 
-class KeyValueStorage(Storage):
-    """Keys and bytes, like an S3 bucket: listdir and delete work, and ``path()`` is
-    Storage's own, which raises NotImplementedError (as django-storages' S3Storage does)."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def _save(self, name, content):  # type: ignore[no-untyped-def]
-        self.objects[name] = content.read()
-        return name
-
-    def exists(self, name: str) -> bool:
-        return name in self.objects
-
-    def delete(self, name: str) -> None:
-        self.objects.pop(name, None)
-
-    def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        prefix = path.rstrip("/") + "/"
-        below = [key[len(prefix) :] for key in self.objects if key.startswith(prefix)]
-        dirs = sorted({rest.split("/", 1)[0] for rest in below if "/" in rest})
-        return dirs, sorted(rest for rest in below if "/" not in rest)
+def _field(name: str) -> FieldFile:
+    """A ``FieldFile`` of the project model's source field naming ``name`` in default storage."""
+    return FieldFile(Project(), Project._meta.get_field("source"), name)
 
 
-def _fill(storage: Storage) -> None:
+@pytest.mark.s3
+def test_it_deletes_a_folder_and_its_subfolders(stored):
     for name in FILES:
-        storage.save(name, ContentFile(b"audio"))
+        default_storage.save(name, ContentFile(b"audio"))
+    assert delete_tree(default_storage, "projects/p") == 2
+    assert stored.names() == ["projects/q/source.flac"]
+    assert delete_tree(default_storage, "projects/missing") == 0
+    if stored.kind == "local":  # local storage also loses the emptied directories
+        assert not (stored.media / "projects" / "p").exists()
 
 
-def test_it_deletes_a_folder_and_its_subfolders_on_local_storage(tmp_path):
-    storage = FileSystemStorage(location=tmp_path)
-    _fill(storage)
-    assert delete_tree(storage, "projects/p") == 2
-    assert not (tmp_path / "projects" / "p").exists()
-    assert storage.exists("projects/q/source.flac")
+@pytest.mark.s3
+def test_a_stored_file_is_read_in_parts_and_copied_whole(stored, tmp_path):
+    data = bytes(range(256)) * 20_000  # 5 MB, every byte position distinct mod 256
+    name = default_storage.save("projects/p/source.wav", ContentFile(data))
+    chunks = list(iter_stored(_field(name), chunk_size=1 << 20))
+    assert [len(c) for c in chunks[:-1]] == [1 << 20] * (len(chunks) - 1)
+    assert b"".join(chunks) == data
+    assert copy_to_local(_field(name), tmp_path / "copy.wav").read_bytes() == data
 
 
-def test_it_works_on_a_storage_without_local_paths():
-    storage = KeyValueStorage()
-    _fill(storage)
-    assert delete_tree(storage, "projects/p") == 2
-    assert sorted(storage.objects) == ["projects/q/source.flac"]
-    assert delete_tree(storage, "projects/missing") == 0
+@pytest.mark.parametrize("stored", ["s3"], indirect=True)
+def test_reading_from_s3_never_holds_the_whole_object(stored):
+    """django-storages' ``S3File.read`` first downloads the whole object; ``iter_stored``
+    reads the GET's body as it streams in."""
+    size = 16 << 20
+    name = default_storage.save("projects/p/big.wav", ContentFile(b"\x01" * size))
+    tracemalloc.start()
+    try:
+        read = sum(len(chunk) for chunk in iter_stored(_field(name), chunk_size=256 << 10))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read == size
+    assert peak < size / 8, f"{peak} bytes held reading {size}"
