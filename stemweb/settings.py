@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "jobs",
     "downloads",
     "webhooks",
+    "api",
 ]
 # The providers' sandboxes (`manage.py sandbox`): for development and tests, off in production.
 STEMWEB_SANDBOX = env_bool("STEMWEB_SANDBOX", DEBUG)

@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from accounts.models import Invitation, Membership, ProviderKey, Team, User
 from accounts.services import provider_key_set
+from api.models import ApiToken
 from downloads.models import CustomMix
 from jobs import signing
 from jobs.models import JobEvent, SeparationJob, Stem
 from jobs.tasks import run_job
 from library.models import Folder, Project
-from tests.fixtures import make_job, make_user
+from tests.fixtures import make_job, make_token, make_user
 
 pytestmark = pytest.mark.django_db
 # Public by design: allauth's own pages, Django's admin and django-rq's (staff only), provider
@@ -54,6 +55,7 @@ def victim(mixture):
         expires=timezone.now() + timedelta(days=1),
     )
     provider_key_set(team=team, provider="camb", key="victims-camb-key", user=owner)
+    make_token(owner, name="victim's script")
     mix = CustomMix.objects.create(
         job=job,
         name="Karaoke",
@@ -73,6 +75,7 @@ def victim(mixture):
         "provider": "camb",
         "fmt": "mp3",
         "mix_id": mix.public_id,
+        "token_id": ApiToken.objects.get().public_id,
     }
 
 
@@ -87,6 +90,7 @@ def _snapshot():
         JobEvent.objects.count(),
         ProviderKey.objects.count(),
         list(Invitation.objects.order_by("pk").values_list("revoked", "accepted")),
+        list(ApiToken.objects.order_by("pk").values_list("name", "revoked_at")),
     )
 
 
