@@ -98,10 +98,12 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _invalid_params(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """django-ninja's parameter errors by field: a ``loc`` is (where, [parameter,] field), and
+    every parameter of this API is flat, so the field's name is its last part."""
     errors: MultiValueDict[str, str] = MultiValueDict()
     for error in exc.errors:
-        where = ".".join(str(part) for part in error.get("loc", ()) if part not in {"query"})
-        errors.appendlist(where or "__all__", str(error.get("msg", "invalid")))
+        loc = error.get("loc", ())
+        errors.appendlist(str(loc[-1]) if len(loc) > 1 else "__all__", str(error.get("msg")))
     fields = {key: errors.getlist(key) for key in errors}
     detail = "; ".join(f"{key}: {' '.join(messages)}" for key, messages in fields.items())
     return problem(422, detail, errors=fields)

@@ -220,6 +220,8 @@ def test_start_a_job_on_a_project_and_cancel_it(api, ada, mixture):
         client.post(f"/projects/{project.public_id}/jobs", json={**LOCAL, "stem_set": "multi"}), 422
     )
     assert "does not offer" in refused["detail"]
+    malformed = _problem(client.post(f"/projects/{project.public_id}/jobs", json={"x": 1}), 422)
+    assert malformed["errors"] == {"provider": ["Field required"], "stem_set": ["Field required"]}
 
     canceled = client.post(f"/jobs/{job.pk}/cancel")
     assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
