@@ -79,6 +79,8 @@ def project_upload(
     fields: Form[UploadIn],
     file: UploadedFile | None = File(None),  # noqa: B008 (django-ninja's parameter marker)
 ) -> Status[dict[str, Any]]:
+    # ``fields`` and ``file`` describe the form in the OpenAPI document; the page's own form
+    # reads the same request data and decides, so the two cannot validate differently.
     membership = member_for(request, Role.MEMBER)
     require_rate(membership, "uploads")  # before the upload is decoded, as on the page
     form = UploadForm(request.POST, request.FILES, team=membership.team)
