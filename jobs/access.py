@@ -108,7 +108,12 @@ def stem_for_signed_link(token: str) -> Stem:
 
 
 class RateLimited(Exception):
-    """Over a rate limit; ``str`` says which and when to try again (shown with a 429)."""
+    """Over a rate limit; ``str`` says which and when to try again (shown with a 429), and
+    ``retry_after_s`` is that wait in whole seconds (the API's ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after_s: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 _RATES = {
@@ -132,7 +137,8 @@ def require_rate(membership: Membership, action: str, amount: int = 1) -> None:
         if rate is not None and (wait := hit(key, rate, amount)) is not None:
             raise RateLimited(
                 f"Too many {action}: {scope} may make {rate.count} {noun}s every "
-                f"{rate.period_s} s. Try again in {ceil(wait)} s."
+                f"{rate.period_s} s. Try again in {ceil(wait)} s.",
+                ceil(wait),
             )
 
 

@@ -11,11 +11,13 @@ from django.core.files.uploadedfile import UploadedFile
 
 from audio.probe import ACCEPTED_LABEL, AudioError, AudioInfo
 from jobs.selectors import configured_providers
+from jobs.services import project_from_platform, project_upload
 from library.sources import check_upload
 from providers.stemsets import StemSet
 
 if TYPE_CHECKING:
-    from accounts.models import Team
+    from accounts.models import Team, User
+    from jobs.models import SeparationJob
     from providers.base import Provider
 
 ACCEPT_ATTR = ".wav,.flac,.mp3,.m4a,.aac,.ogg,audio/*"
@@ -120,3 +122,40 @@ class UploadForm(forms.Form):
         if upload := self.cleaned_data.get("file"):
             return Path(upload.name).stem[:255] or "Untitled"
         return f"Track {self.cleaned_data['platform_task_id']}"[:255]
+
+    def submit(self, *, team: Team, user: User) -> SeparationJob:
+        """The project and its first job from a valid form, for the upload page and the API
+        alike: a recording through ``project_upload``, a platform track through
+        ``project_from_platform``.
+
+        Raises:
+            JobRequestError: the job cannot be created as asked; nothing is stored.
+        """
+        provider = self.selected_provider
+        assert provider is not None  # a valid form's provider is one of self.providers
+        data = self.cleaned_data
+        if not provider.needs_upload:
+            return project_from_platform(
+                team=team,
+                user=user,
+                name=self.project_name(),
+                description=data["description"],
+                task_id=data["platform_task_id"],
+                audio_id=data["platform_audio_id"],
+                provider_key=provider.key,
+                stem_set=data["stem_set"],
+            )
+        # clean() requires a file when the provider needs one, and clean_file probed it
+        assert self.audio_info is not None
+        upload = data["file"]
+        return project_upload(
+            team=team,
+            user=user,
+            upload_path=Path(upload.temporary_file_path()),
+            original_filename=upload.name,
+            info=self.audio_info,
+            name=self.project_name(),
+            description=data["description"],
+            provider_key=provider.key,
+            stem_set=data["stem_set"],
+        )

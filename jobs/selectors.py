@@ -13,7 +13,7 @@ from accounts.models import ProviderKey, Team
 from jobs.models import SeparationJob
 from library.models import Project
 from providers.base import Provider
-from providers.registry import all_providers
+from providers.registry import PROVIDERS, all_providers
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -67,6 +67,25 @@ def projects_with_latest_job(team: Team) -> QuerySet[WithAnnotations[Project, La
         latest_status=Subquery(latest.values("status")[:1]),
         latest_provider=Subquery(latest.values("provider")[:1]),
     )
+
+
+def projects_filtered(
+    projects: QuerySet[WithAnnotations[Project, LatestJob]],
+    *,
+    query: str = "",
+    status: str = "",
+    provider: str = "",
+) -> QuerySet[WithAnnotations[Project, LatestJob]]:
+    """``projects_with_latest_job`` narrowed as the listing and the API filter it: names
+    containing ``query``, latest job's ``status`` and ``provider``. An empty or unknown status
+    or provider filters nothing."""
+    if query:
+        projects = projects.filter(name__icontains=query)
+    if status in SeparationJob.Status.values:
+        projects = projects.filter(latest_status=status)
+    if provider in PROVIDERS:
+        projects = projects.filter(latest_provider=provider)
+    return projects
 
 
 def ab_compare(job: SeparationJob, names: set[str]) -> list[dict[str, object]]:

@@ -75,12 +75,14 @@ INSTALLED_APPS = [
     "django_rq",
     "allauth",
     "allauth.account",
+    "ninja",  # its bundled Swagger UI files (static, no CDN) for /api/v1/docs
     "stemweb",  # its management commands: worker_alive, cron_alive (stemweb.health)
     "accounts",
     "library",
     "jobs",
     "downloads",
     "webhooks",
+    "api",
 ]
 # The providers' sandboxes (`manage.py sandbox`): for development and tests, off in production.
 STEMWEB_SANDBOX = env_bool("STEMWEB_SANDBOX", DEBUG)
@@ -95,6 +97,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Under /api/: the bearer token's owner as the user (for the body limit), JSON errors.
+    "api.middleware.ApiMiddleware",
     "stemweb.lib.bodylimit.BodySizeLimitMiddleware",  # knows the user; before a body is read
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -255,6 +259,11 @@ STEMWEB_UPLOAD_RATE_USER = env_str("STEMWEB_UPLOAD_RATE_USER", "10/60")
 STEMWEB_UPLOAD_RATE_TEAM = env_str("STEMWEB_UPLOAD_RATE_TEAM", "30/60")
 STEMWEB_JOB_RATE_USER = env_str("STEMWEB_JOB_RATE_USER", "60/60")
 STEMWEB_JOB_RATE_TEAM = env_str("STEMWEB_JOB_RATE_TEAM", "200/60")
+# Requests to the REST API per personal access token (uploads and jobs count above as well).
+STEMWEB_API_RATE_TOKEN = env_str("STEMWEB_API_RATE_TOKEN", "120/60")
+# The API's list endpoints: items per page by default, and the most a ?limit= may ask for.
+NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_MAX_LIMIT = 200
 # Sections other apps add to the team settings page: dotted paths of functions taking the
 # membership and returning (template, context).
 STEMWEB_TEAM_SETTINGS_SECTIONS = [

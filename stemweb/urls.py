@@ -41,4 +41,5 @@ urlpatterns = [
     path("", include("jobs.urls")),
     path("", include("downloads.urls")),
     path("", include("webhooks.urls")),
+    path("", include("api.urls")),
 ]

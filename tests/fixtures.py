@@ -29,8 +29,9 @@ import soundfile as sf
 from django.conf import settings
 from django.db import connection
 
-from accounts.models import Membership, User
+from accounts.models import Membership, Team, User
 from accounts.services import team_ensure_personal
+from api.services import token_create
 from audio.probe import probe
 from jobs.models import SeparationJob
 from jobs.services import job_create
@@ -268,6 +269,17 @@ def make_user(email: str, password: str = "a-long-passphrase-42") -> User:
     user = User.objects.create_user(email=email, password=password)
     team_ensure_personal(user=user)
     return user
+
+
+def make_token(
+    user: User, role: str = "member", team: Team | None = None, name: str = "script"
+) -> str:
+    """A personal access token of ``user`` in ``team`` (default: their first team), made by
+    the real service; returns the plain token."""
+    memberships = Membership.objects.filter(user=user).select_related("team")
+    membership = memberships.get(team=team) if team is not None else memberships.first()
+    _, raw = token_create(membership=membership, name=name, role=role)
+    return raw
 
 
 # --- Personas' projects and jobs, made through the real services from real recordings ---

@@ -1,41 +1,50 @@
 """Walk every URL pattern of the project with another team's objects: 404 everywhere (403 where
-one's own team lets a role do less), and nothing changes.
+one's own team lets a role do less), and nothing changes. The REST API is walked the same way
+over real HTTP with a personal access token, every operation of its OpenAPI document.
 
 A pattern whose parameter this test cannot fill fails it, so new URLs must be covered here.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership, ProviderKey, Team, User
 from accounts.services import provider_key_set
+from api.models import ApiToken
 from downloads.models import CustomMix
 from jobs import signing
 from jobs.models import JobEvent, SeparationJob, Stem
 from jobs.tasks import run_job
 from library.models import Folder, Project
-from tests.fixtures import make_job, make_user
+from tests.fixtures import make_job, make_token, make_user
 
 pytestmark = pytest.mark.django_db
 # Public by design: allauth's own pages, Django's admin and django-rq's (staff only), provider
 # callbacks (per-job token), signed links (checked below after expiry), invitations (token).
-SKIP_PREFIXES = ("admin/", "accounts/", "hooks/", "signed/", "invitations/")
+# The API authenticates by token only (a session gets 401): walked with tokens below.
+SKIP_PREFIXES = ("admin/", "accounts/", "hooks/", "signed/", "invitations/", "api/")
 STAFF_ONLY = ("review/",)
+API = "api/v1/"
+PROBLEM = "application/problem+json"
 
 
-def _patterns(resolver=None, prefix=""):
+def _patterns(resolver=None, prefix="", namespace=""):
+    """(route, pattern, the name to reverse it by) for every URL pattern."""
     resolver = resolver or get_resolver()
     for entry in resolver.url_patterns:
         route = prefix + str(entry.pattern)
         if isinstance(entry, URLResolver):
-            yield from _patterns(entry, route)
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _patterns(entry, route, inner)
         elif isinstance(entry, URLPattern):
-            yield route, entry
+            yield route, entry, f"{namespace}{entry.name}"
 
 
 @pytest.fixture
@@ -54,6 +63,7 @@ def victim(mixture):
         expires=timezone.now() + timedelta(days=1),
     )
     provider_key_set(team=team, provider="camb", key="victims-camb-key", user=owner)
+    make_token(owner, name="victim's script")
     mix = CustomMix.objects.create(
         job=job,
         name="Karaoke",
@@ -73,6 +83,7 @@ def victim(mixture):
         "provider": "camb",
         "fmt": "mp3",
         "mix_id": mix.public_id,
+        "token_id": ApiToken.objects.get().public_id,
     }
 
 
@@ -87,6 +98,7 @@ def _snapshot():
         JobEvent.objects.count(),
         ProviderKey.objects.count(),
         list(Invitation.objects.order_by("pk").values_list("revoked", "accepted")),
+        list(ApiToken.objects.order_by("pk").values_list("name", "revoked_at")),
     )
 
 
@@ -97,7 +109,7 @@ def test_every_url_with_another_teams_objects_is_404_and_changes_nothing(client,
     client.force_login(attacker)
     before = _snapshot()
     tried = 0
-    for route, pattern in _patterns():
+    for route, pattern, name in _patterns():
         if route.startswith(SKIP_PREFIXES):
             continue
         params = list(pattern.pattern.converters)
@@ -105,7 +117,7 @@ def test_every_url_with_another_teams_objects_is_404_and_changes_nothing(client,
             continue
         missing = [p for p in params if p not in victim]
         assert not missing, f"{route}: add {missing} to the access walk"
-        url = reverse(pattern.name, kwargs={p: victim[p] for p in params})
+        url = reverse(name, kwargs={p: victim[p] for p in params})
         for method in ("get", "post"):
             response = getattr(client, method)(
                 url, HTTP_HX_REQUEST="true" if method == "get" else ""
@@ -176,4 +188,92 @@ def test_a_role_too_low_in_ones_own_team_is_403(client, victim):
     assert (
         client.post(reverse("invitation_revoke", args=[victim["invitation_id"]])).status_code == 403
     )
+    assert _snapshot() == before
+
+
+# --- The REST API, over real HTTP with personal access tokens -------------------------------
+
+LOCAL = {"provider": "local", "stem_set": "foreground_background"}
+# Query parameters naming an object: the filters of the list endpoints.
+FILTERS = {"folder": "folder_id", "project": "project_id"}
+NOT_OPERATIONS = {"/api/v1/", "/api/v1/openapi.json", "/api/v1/docs"}
+
+
+def _api_operations(client: httpx.Client) -> list[tuple[str, str, dict]]:
+    """(method, path, operation) for every operation of the OpenAPI document, after checking
+    that it documents every API route (so none escapes this walk)."""
+    schema = client.get(f"/{API}openapi.json").json()
+    routes = {
+        "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+        for route, _, _ in _patterns()
+        if route.startswith(API)
+    }
+    assert routes - NOT_OPERATIONS == set(schema["paths"])
+    return [
+        (method.upper(), path, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def _params(operation: dict, where: str) -> list[str]:
+    return [p["name"] for p in operation.get("parameters", []) if p["in"] == where]
+
+
+def _body(method: str, path: str) -> dict:
+    """A request body that passes the parameter parsing, so the access check decides."""
+    if method != "POST":
+        return {}
+    return {"json": LOCAL} if path.endswith("/jobs") else {"data": LOCAL}
+
+
+def _token_client(live_server, raw: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=live_server.url, headers={"Authorization": f"Bearer {raw}"}, timeout=60
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_api_operation_with_another_teams_objects_is_404_and_changes_nothing(
+    live_server, victim
+):
+    attacker = make_user("attacker@example.com")
+    token = make_token(attacker, role=Membership.Role.OWNER)
+    before = _snapshot()
+    tried = 0
+    with _token_client(live_server, token) as api:
+        for method, path, operation in _api_operations(api):
+            params = _params(operation, "path")
+            missing = [p for p in params if p not in victim]
+            assert not missing, f"{path}: add {missing} to the access walk"
+            if params:
+                url = path.format(**{p: victim[p] for p in params})
+                response = api.request(method, url, **_body(method, path))
+                assert response.status_code == 404, f"{method} {url}: {response.status_code}"
+                assert response.headers["content-type"] == PROBLEM
+                tried += 1
+            for name in set(_params(operation, "query")) & set(FILTERS):
+                response = api.get(path, params={name: str(victim[FILTERS[name]])})
+                assert response.status_code == 404, f"{path}?{name}=: {response.status_code}"
+                tried += 1
+            if method == "GET" and not params:  # a listing shows nothing of theirs
+                listing = api.get(path)
+                assert listing.status_code == 200 and listing.json()["count"] == 0
+    assert tried >= 9
+    assert _snapshot() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_viewer_token_reads_every_api_object_of_its_team_and_changes_none(live_server, victim):
+    token = make_token(User.objects.get(email="victim@example.com"), role=Membership.Role.VIEWER)
+    before = _snapshot()
+    with _token_client(live_server, token) as api:
+        for method, path, operation in _api_operations(api):
+            params = _params(operation, "path")
+            url = path.format(**{p: victim[p] for p in params})
+            response = api.request(method, url, **_body(method, path))
+            expected = 200 if method == "GET" else 403
+            assert response.status_code == expected, f"{method} {url}: {response.text}"
+            if expected == 403:
+                assert response.headers["content-type"] == PROBLEM
     assert _snapshot() == before

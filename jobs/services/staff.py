@@ -1,4 +1,5 @@
-"""Staff actions on a job, each one audited: approve, flag, cancel, retry, re-run, delete stems."""
+"""Audited actions on a job: approve, flag, cancel, retry, re-run, delete stems. Staff take them
+in the admin; members cancel their team's jobs through the API."""
 
 from __future__ import annotations
 
@@ -60,15 +61,21 @@ def job_flag(*, job: SeparationJob, actor: User, note: str) -> bool:
     return bool(updated)
 
 
-def job_cancel(*, job: SeparationJob, actor: User | None, reason: str = "") -> bool:
+def job_cancel(
+    *, job: SeparationJob, actor: User | None, reason: str = "", by: str = "staff"
+) -> bool:
     """End a queued or running job ``canceled``: its queued and scheduled work leaves RQ, so its
-    provider is not called again; a local engine run stops at its next progress report."""
+    provider is not called again; a local engine run stops at its next progress report.
+
+    ``by`` names who canceled in the job's error, which the team reads ("staff" from the admin,
+    the member's email from the API). Audited like the staff actions. False when the job had
+    already ended."""
     updated = SeparationJob.objects.filter(
         pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING]
     ).update(
         status=Status.CANCELED,
         finished=timezone.now(),
-        error=f"Canceled by staff{': ' + reason if reason else '.'}",
+        error=f"Canceled by {by}{': ' + reason if reason else '.'}",
     )
     if not updated:
         return False

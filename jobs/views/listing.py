@@ -20,14 +20,14 @@ from accounts.access import AuthenticatedHttpRequest, current_membership, requir
 from accounts.models import Membership
 from jobs.access import RateLimited, require_rate
 from jobs.models import SeparationJob
-from jobs.selectors import configured_providers, projects_with_latest_job
+from jobs.selectors import configured_providers, projects_filtered, projects_with_latest_job
 from jobs.services import JobRequestError, projects_separate
 from library.access import can_edit, folder_for_user, target_folder
 from library.models import Folder, Project
 from library.selectors import breadcrumbs, folder_tree, subfolders, team_folders
 from library.services import projects_delete, projects_move
 from library.views import back_to
-from providers.registry import PROVIDERS, provider_choices
+from providers.registry import provider_choices
 from providers.stemsets import StemSet
 from stemweb.lib.ids import uuids_or_404
 
@@ -55,14 +55,9 @@ def _listing(
     if not everything:
         projects = projects.filter(folder=folder)
     query = request.GET.get("q", "").strip()
-    if query:
-        projects = projects.filter(name__icontains=query)
     status = request.GET.get("status", "")
-    if status in SeparationJob.Status.values:
-        projects = projects.filter(latest_status=status)
     provider = request.GET.get("provider", "")
-    if provider in PROVIDERS:
-        projects = projects.filter(latest_provider=provider)
+    projects = projects_filtered(projects, query=query, status=status, provider=provider)
     sort = request.GET.get("sort", "date")
     projects = projects.order_by(SORTS.get(sort, "-created"), "-pk")
     page = Paginator(projects, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,7 +11,7 @@ from django.shortcuts import redirect, render
 from accounts.access import AuthenticatedHttpRequest, current_membership
 from jobs.access import RateLimited, require_rate
 from jobs.forms import UploadForm
-from jobs.services import JobRequestError, project_from_platform, project_upload
+from jobs.services import JobRequestError
 
 
 @login_required
@@ -31,35 +29,8 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                 request, "jobs/upload.html", {"form": form, "refused": str(exc)}, status=429
             )
     if request.method == "POST" and form.is_valid():
-        upload_file = form.cleaned_data["file"]
-        provider = form.selected_provider
-        assert provider is not None  # a valid form's provider is one of form.providers
         try:
-            if not provider.needs_upload:
-                job = project_from_platform(
-                    team=membership.team,
-                    user=request.user,
-                    name=form.project_name(),
-                    description=form.cleaned_data["description"],
-                    task_id=form.cleaned_data["platform_task_id"],
-                    audio_id=form.cleaned_data["platform_audio_id"],
-                    provider_key=provider.key,
-                    stem_set=form.cleaned_data["stem_set"],
-                )
-            else:
-                # clean() requires a file when the provider needs one, and clean_file probed it
-                assert form.audio_info is not None
-                job = project_upload(
-                    team=membership.team,
-                    user=request.user,
-                    upload_path=Path(upload_file.temporary_file_path()),
-                    original_filename=upload_file.name,
-                    info=form.audio_info,
-                    name=form.project_name(),
-                    description=form.cleaned_data["description"],
-                    provider_key=form.cleaned_data["provider"],
-                    stem_set=form.cleaned_data["stem_set"],
-                )
+            job = form.submit(team=membership.team, user=request.user)
         except JobRequestError as exc:
             form.add_error(None, str(exc))
         else:
