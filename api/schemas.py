@@ -155,6 +155,7 @@ class UploadIn(Schema):
     description: str = ""
     platform_task_id: str = Field("", description="Suno-style only: the track's taskId.")
     platform_audio_id: str = Field("", description="Suno-style only: the track's audioId.")
+    folder: UUID | None = Field(None, description="The team folder to file it in; default: top.")
 
 
 class JobIn(Schema):

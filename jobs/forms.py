@@ -12,6 +12,8 @@ from django.core.files.uploadedfile import UploadedFile
 from audio.probe import ACCEPTED_LABEL, AudioError, AudioInfo
 from jobs.selectors import configured_providers
 from jobs.services import project_from_platform, project_upload
+from library.models import Folder
+from library.selectors import breadcrumbs, folder_tree, team_folders
 from library.sources import check_upload
 from providers.stemsets import StemSet
 
@@ -49,6 +51,14 @@ class UploadForm(forms.Form):
         required=False,
         help_text="Suno-style only: which variation of that task.",
     )
+    folder = forms.ModelChoiceField(
+        label="Folder",
+        queryset=Folder.objects.none(),
+        to_field_name="public_id",
+        required=False,
+        empty_label="Top level",
+        help_text="The team folder the project is filed in.",
+    )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     provider = forms.ChoiceField(label="Provider", widget=forms.RadioSelect)
     stem_set = forms.ChoiceField(label="Stems", widget=forms.RadioSelect)
@@ -60,6 +70,7 @@ class UploadForm(forms.Form):
         "platform_task_id",
         "platform_audio_id",
         "name",
+        "folder",
         "description",
     ]
 
@@ -74,7 +85,26 @@ class UploadForm(forms.Form):
         provider_field.initial = self.providers[0].key if self.providers else None
         offered = {s for p in self.providers for s in p.stem_sets}
         stem_set_field.choices = [(s.value, s.label) for s in StemSet if s in offered]
-        stem_set_field.initial = StemSet.FOREGROUND_BACKGROUND.value
+        # The first provider's own first stem set, so the form as offered is always valid.
+        first = self.providers[0].stem_sets if self.providers else ()
+        stem_set_field.initial = (
+            StemSet.FOREGROUND_BACKGROUND.value
+            if StemSet.FOREGROUND_BACKGROUND in first or not first
+            else StemSet(first[0]).value
+        )
+        folder_field = self.fields["folder"]
+        assert isinstance(folder_field, forms.ModelChoiceField)
+        if team is not None:
+            folders = team_folders(team)
+            folder_field.queryset = Folder.objects.filter(team=team)
+            # Every folder by its path ("Album / Mixes"), in the tree's order.
+            folder_field.choices = [("", "Top level")] + [
+                (
+                    node.folder.public_id,
+                    " / ".join(f.name for f in breadcrumbs(node.folder, folders)),
+                )
+                for node in folder_tree(folders)
+            ]
         self.audio_info: AudioInfo | None = None
         # Set by clean(); the form's ``provider`` field keeps its name for the form data.
         self.selected_provider: Provider | None = None
@@ -138,6 +168,7 @@ class UploadForm(forms.Form):
             return project_from_platform(
                 team=team,
                 user=user,
+                folder=data.get("folder"),
                 name=self.project_name(),
                 description=data["description"],
                 task_id=data["platform_task_id"],
@@ -151,6 +182,7 @@ class UploadForm(forms.Form):
         return project_upload(
             team=team,
             user=user,
+            folder=data.get("folder"),
             upload_path=Path(upload.temporary_file_path()),
             original_filename=upload.name,
             info=self.audio_info,

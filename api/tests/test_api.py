@@ -89,6 +89,23 @@ def test_an_upload_makes_a_project_and_a_queued_job_that_can_be_read(api, ada, m
     assert ApiToken.objects.get().last_used_at is not None
 
 
+def test_an_upload_is_filed_in_the_folder_it_names_in_its_own_team_only(api, ada, mixture):
+    from library.services import folder_create
+
+    client = api(make_token(ada))
+    album = folder_create(team=Membership.objects.get(user=ada).team, parent=None, name="Album")
+    filed = _upload(client, mixture, folder=str(album.public_id))
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["project"]["folder"] == str(album.public_id)
+    stranger = make_user("stranger@example.com")
+    theirs = folder_create(
+        team=Membership.objects.get(user=stranger).team, parent=None, name="Theirs"
+    )
+    refused = _problem(_upload(client, mixture, folder=str(theirs.public_id)), 422)
+    assert "folder" in refused["errors"]
+    assert list(Project.objects.values_list("folder", flat=True)) == [album.pk]
+
+
 def test_uploads_are_validated_like_the_upload_page_and_store_nothing(
     api, ada, bad_dir, mixture, stored
 ):

@@ -19,7 +19,7 @@ from audio.probe import AudioInfo
 from jobs.models import SeparationJob
 from jobs.selectors import provider_is_configured
 from jobs.services.run import job_enqueue
-from library.models import Project
+from library.models import Folder, Project
 from library.services import project_create
 from providers.registry import get_provider
 from providers.stemsets import StemSet
@@ -42,8 +42,10 @@ def project_upload(
     description: str,
     provider_key: str,
     stem_set: str,
+    folder: Folder | None = None,
 ) -> SeparationJob:
-    """Store an accepted upload as a project and queue its first job, all or nothing.
+    """Store an accepted upload as a project (in ``folder``, None: the top level) and queue its
+    first job, all or nothing.
 
     Raises:
         JobRequestError: before anything is stored, when the job cannot be run as asked.
@@ -60,6 +62,7 @@ def project_upload(
                 info=info,
                 name=name,
                 description=description,
+                folder=folder,
             )
             stored = project.source.name
             return job_create(
@@ -81,12 +84,15 @@ def project_from_platform(
     audio_id: str,
     provider_key: str,
     stem_set: str,
+    folder: Folder | None = None,
 ) -> SeparationJob:
-    """A project for a track already on a provider's platform, and its first job."""
+    """A project (in ``folder``) for a track already on a provider's platform, and its first
+    job."""
     job_check_request(provider_key=provider_key, stem_set=stem_set, team=team)
     with transaction.atomic():
         project = Project.objects.create(
             team=team,
+            folder=folder,
             name=name,
             description=description,
             created_by=user,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import django_rq
@@ -12,7 +13,7 @@ from django.urls import reverse
 from accounts.models import Membership
 from jobs.models import SeparationJob
 from library.models import Project
-from tests.fixtures import DEV01, flac_claiming, write_flac
+from tests.fixtures import DEV01, flac_claiming, make_user, write_flac
 
 BAD_UPLOADS = {
     "empty.wav": "The file is empty",
@@ -174,3 +175,91 @@ def test_a_clear_checkbox_without_a_file_is_a_form_error_not_a_crash(logged_in, 
     assert response.status_code == 200
     assert "Choose a recording to send to Local engine." in response.content.decode()
     assert Project.objects.count() == 0 and stored.names() == []
+
+
+# --- Folders and batches -------------------------------------------------------------------
+
+BATCH = {"HTTP_X_STEMWEB_UPLOAD": "batch"}
+
+
+def _team(user):
+    return Membership.objects.get(user=user).team
+
+
+def test_opened_from_a_folder_the_upload_files_the_project_there(logged_in, user, mixture):
+    from library.services import folder_create
+
+    album = folder_create(team=_team(user), parent=None, name="Album")
+    mixes = folder_create(team=_team(user), parent=album, name="Mixes")
+    page = logged_in.get(reverse("upload") + f"?folder={mixes.public_id}").content.decode()
+    assert f'<option value="{mixes.public_id}" selected>Album / Mixes</option>' in page
+    assert f'<option value="{album.public_id}">Album</option>' in page
+    listing = logged_in.get(reverse("folder_detail", args=[mixes.public_id])).content.decode()
+    assert f'href="{reverse("upload")}?folder={mixes.public_id}">Upload into Mixes<' in listing
+    _post(logged_in, mixture, folder=str(mixes.public_id))
+    assert Project.objects.get().folder == mixes
+
+
+def test_another_teams_folder_is_not_a_choice(logged_in, mixture):
+    from library.services import folder_create
+
+    stranger = make_user("stranger@example.com")
+    theirs = folder_create(team=_team(stranger), parent=None, name="Theirs")
+    page = logged_in.get(reverse("upload") + f"?folder={theirs.public_id}").content.decode()
+    assert "Theirs" not in page
+    response = _post(logged_in, mixture, folder=str(theirs.public_id))
+    assert "Select a valid choice" in response.content.decode()
+    assert Project.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_post_answers_with_its_rows_fragment(logged_in, mixture, bad_dir, stored):
+    with open(mixture, "rb") as fh:
+        queued = logged_in.post(
+            reverse("upload"),
+            {"file": fh, "provider": "local", "stem_set": "vocals_instrumental"},
+            **BATCH,
+        )
+    job = SeparationJob.objects.get()
+    assert queued.status_code == 201
+    body = queued.content.decode()
+    assert 'data-upload-result="queued"' in body and "<html" not in body
+    assert f'href="{reverse("job_detail", args=[job.pk])}">“mixture”</a> is queued' in body
+    assert "(Local engine, Vocals / instrumental)" in body
+    with open(bad_dir / "text_renamed.mp3", "rb") as fh:
+        refused = logged_in.post(
+            reverse("upload"),
+            {"file": fh, "provider": "local", "stem_set": "foreground_background"},
+            **BATCH,
+        )
+    assert refused.status_code == 422
+    assert 'data-upload-result="refused"' in refused.content.decode()
+    assert BAD_UPLOADS["text_renamed.mp3"] in refused.content.decode()
+    assert Project.objects.count() == 1 and stored.basenames() == ["source.flac"]
+
+
+def test_a_rate_limited_batch_post_says_so_in_its_row(logged_in, mixture, settings):
+    settings.STEMWEB_UPLOAD_RATE_USER = "1/60"
+    _post(logged_in, mixture)
+    with open(mixture, "rb") as fh:
+        limited = logged_in.post(
+            reverse("upload"),
+            {"file": fh, "provider": "local", "stem_set": "foreground_background"},
+            **BATCH,
+        )
+    assert limited.status_code == 429
+    assert 'data-upload-result="refused"' in limited.content.decode()
+    assert "Too many uploads" in limited.content.decode()
+    assert Project.objects.count() == 1
+
+
+def test_each_provider_names_its_stem_sets_for_the_page_script(logged_in, settings):
+    settings.STEMWEB_PROVIDERS = {
+        "local": {"enabled": True},
+        "finevoice": {"enabled": True, "api_key": "k", "base_url": "http://127.0.0.1:9"},
+    }
+    page = logged_in.get(reverse("upload")).content.decode()
+    local = r'value="local" checked\s+data-stem-sets="foreground_background vocals_instrumental"'
+    assert re.search(local, page)
+    assert 'data-stem-sets="vocals_instrumental multi dry_reverb"' in page
+    assert '<label class="choice" data-stem-set="multi">' in page
