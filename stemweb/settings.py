@@ -273,7 +273,10 @@ STEMWEB_TEAM_SETTINGS_SECTIONS = [
     "webhooks.views.settings_section",
 ]
 # Called with job_id= once a job's end is committed (and its stems are not held for review).
-STEMWEB_JOB_ENDED_HOOKS = ["webhooks.delivery.webhook_enqueue"]
+STEMWEB_JOB_ENDED_HOOKS = [
+    "webhooks.delivery.webhook_enqueue",
+    "notifications.services.ended_email_enqueue",
+]
 # Seconds between the polls with which every page of a signed-in person, hidden tabs too, asks
 # for the jobs they started that ended (static/js/notify.js), once the browser may notify.
 STEMWEB_NOTIFY_POLL_S = float(env_str("STEMWEB_NOTIFY_POLL_S") or 20)
