@@ -20,7 +20,7 @@ RUN apt-get update \
 WORKDIR /app
 # Dependencies only: the code runs from /app, where settings find templates/ and static/.
 COPY pyproject.toml README.md ./
-RUN mkdir stemweb audio accounts library providers jobs downloads webhooks sandbox api \
+RUN mkdir stemweb audio accounts library providers jobs downloads webhooks notifications sandbox api \
     && pip install . && pip uninstall -y stemweb
 COPY manage.py ./
 COPY stemweb ./stemweb
@@ -31,6 +31,7 @@ COPY providers ./providers
 COPY jobs ./jobs
 COPY downloads ./downloads
 COPY webhooks ./webhooks
+COPY notifications ./notifications
 COPY api ./api
 COPY templates ./templates
 COPY static ./static

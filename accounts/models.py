@@ -40,6 +40,8 @@ class User(AbstractUser):
     # Removes AbstractUser's field; django-stubs types ``username`` as a CharField only.
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
+    # Settings → Notifications: an email when a job this person started ends (not canceled).
+    email_when_job_ends = models.BooleanField("Email me when a job I started ends", default=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

@@ -3,6 +3,7 @@ from django.urls import path
 from accounts import views
 
 urlpatterns = [
+    path("settings/", views.user_settings, name="user_settings"),
     path("teams/", views.teams, name="teams"),
     path("teams/<uuid:team_id>/switch/", views.team_switch, name="team_switch"),
     path("team/settings/", views.team_settings, name="team_settings"),

@@ -1,5 +1,5 @@
-"""Teams: list, create, switch; settings (name, members, invitations, quota, and the sections
-other apps add); leave, transfer; accepting an invitation.
+"""A person's own settings (notifications); teams: list, create, switch; settings (name, members,
+invitations, quota, and the sections other apps add); leave, transfer; accepting an invitation.
 
 Every view's first lines look the team up through the user's membership (404 for anyone
 outside) and check the role the action needs (403 for a role too low).
@@ -28,7 +28,7 @@ from accounts.access import (
     require_role,
     user_memberships,
 )
-from accounts.models import Invitation, Membership, Team
+from accounts.models import Invitation, Membership, Team, User
 
 Role = Membership.Role
 
@@ -45,6 +45,29 @@ class InviteForm(forms.Form):
 class QuotaForm(forms.Form):
     quota_stem_seconds = forms.FloatField(label="Stem-seconds a month", required=False, min_value=0)
     quota_credits = forms.FloatField(label="Credits a month", required=False, min_value=0)
+
+
+class NotificationsForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["email_when_job_ends"]
+
+
+@login_required
+def user_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Settings: the person's notifications (an email when a job they started ends); links to
+    their API tokens."""
+    posted = request.method == "POST"  # an unticked box posts nothing: no `POST or None`
+    form = NotificationsForm(request.POST if posted else None, instance=request.user)
+    if posted and form.is_valid():
+        form.save()
+        on = form.cleaned_data["email_when_job_ends"]
+        messages.success(
+            request,
+            f"Saved: {'an email' if on else 'no email'} when a job you started ends.",
+        )
+        return redirect("user_settings")
+    return render(request, "accounts/user_settings.html", {"form": form})
 
 
 @login_required

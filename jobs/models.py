@@ -111,6 +111,8 @@ class SeparationJob(models.Model):
             models.Index(fields=["status", "created"]),
             models.Index(fields=["project", "-created"]),
             models.Index(fields=["status", "lease_until"]),
+            # The jobs a person started that ended since a time (their pages' notifications).
+            models.Index(fields=["created_by", "finished"]),
         ]
         permissions = [
             ("review_separationjob", "Can approve or flag separation jobs"),

@@ -34,6 +34,7 @@ QUEUES = (DEFAULT, LOCAL)
 RUN_JOB = "jobs.tasks.run_job"
 CHECK_JOB = "jobs.tasks.check_job"
 DELIVER_WEBHOOK = "webhooks.tasks.deliver_webhook"
+SEND_ENDED_EMAIL = "notifications.tasks.send_ended_email"
 RENDER_STEM = "downloads.tasks.render_stem"
 RENDER_MIX = "downloads.tasks.render_mix"
 RECONCILE = "jobs.tasks.reconcile"  # every minute, from the cron scheduler (stemweb/cron.py)

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "jobs",
     "downloads",
     "webhooks",
+    "notifications",
     "api",
 ]
 # The providers' sandboxes (`manage.py sandbox`): for development and tests, off in production.
@@ -122,6 +123,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.current_team",
+                "notifications.context_processors.notify",
             ],
         },
     },
@@ -271,7 +273,13 @@ STEMWEB_TEAM_SETTINGS_SECTIONS = [
     "webhooks.views.settings_section",
 ]
 # Called with job_id= once a job's end is committed (and its stems are not held for review).
-STEMWEB_JOB_ENDED_HOOKS = ["webhooks.delivery.webhook_enqueue"]
+STEMWEB_JOB_ENDED_HOOKS = [
+    "webhooks.delivery.webhook_enqueue",
+    "notifications.services.ended_email_enqueue",
+]
+# Seconds between the polls with which every page of a signed-in person, hidden tabs too, asks
+# for the jobs they started that ended (static/js/notify.js), once the browser may notify.
+STEMWEB_NOTIFY_POLL_S = float(env_str("STEMWEB_NOTIFY_POLL_S") or 20)
 # Recovery (jobs.services.recovery, every minute): other apps' passes over their lost work,
 # dotted paths of functions taking held= (what RQ holds) and returning counts by name.
 STEMWEB_RECONCILE_HOOKS = [

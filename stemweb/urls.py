@@ -41,5 +41,6 @@ urlpatterns = [
     path("", include("jobs.urls")),
     path("", include("downloads.urls")),
     path("", include("webhooks.urls")),
+    path("", include("notifications.urls")),
     path("", include("api.urls")),
 ]
