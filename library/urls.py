@@ -10,5 +10,10 @@ urlpatterns = [
     path("folders/<uuid:folder_id>/delete/", views.folder_delete_view, name="folder_delete"),
     path("projects/<uuid:project_id>/move/", views.project_move, name="project_move"),
     path("projects/<uuid:project_id>/source/", views.project_source, name="project_source"),
+    path(
+        "projects/<uuid:project_id>/source/peaks/",
+        views.project_source_peaks,
+        name="project_source_peaks",
+    ),
     path("team/delete/", views.team_delete_view, name="team_delete"),
 ]

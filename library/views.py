@@ -4,10 +4,12 @@ map a folder to CAMB.AI, delete a whole team. The listing pages live in ``jobs.v
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -155,3 +157,16 @@ def project_source(request: AuthenticatedHttpRequest, project_id: str) -> HttpRe
     return serve_stored(
         request, project.source, filename=filename, as_attachment="download" in request.GET
     )
+
+
+@login_required
+def project_source_peaks(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
+    """The source's waveform peaks JSON (``audio.analysis.peaks_json``), cached by the browser
+    as a stem's are; 404 until a worker has stored them."""
+    project, _ = project_for_user(request, project_id)
+    if not project.source_peaks:
+        raise Http404("no peaks for this source yet")
+    with project.source_peaks.open("rb") as fh:
+        response = JsonResponse(json.load(fh))
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

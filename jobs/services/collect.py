@@ -21,6 +21,7 @@ from audio.analysis import StemAnalysis, analyze_stem, peaks_json, residual_db
 from audio.probe import AudioError, AudioInfo, probe
 from jobs.models import SeparationJob, Stem, job_storage_prefix
 from jobs.services.ending import job_ended
+from jobs.services.peaks import source_peaks_request
 from library.models import Project
 from providers.base import JobCanceled, Provider, ProviderError, RunContext
 from stemweb.lib import netguard
@@ -179,4 +180,5 @@ def _attach_origin(project: Project, path: Path) -> str:
     project.duration_s, project.sample_rate = info.duration_s, info.sample_rate
     project.channels, project.size_bytes = info.channels, path.stat().st_size
     project.save()
+    source_peaks_request(project)
     return saved_name(project.source)

@@ -18,6 +18,7 @@ from accounts.models import Team, User
 from audio.probe import AudioInfo
 from jobs.models import SeparationJob
 from jobs.selectors import provider_is_configured
+from jobs.services.peaks import source_peaks_request
 from jobs.services.run import job_enqueue
 from library.models import Folder, Project
 from library.services import project_create
@@ -65,6 +66,7 @@ def project_upload(
                 folder=folder,
             )
             stored = project.source.name
+            source_peaks_request(project)  # queued before the job: a waveform takes seconds
             return job_create(
                 project=project, user=user, provider_key=provider_key, stem_set=stem_set
             )
