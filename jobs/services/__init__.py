@@ -20,6 +20,7 @@ from jobs.services.intake import (
     project_from_platform,
     project_upload,
     projects_separate,
+    source_refusal,
     team_usage,
 )
 from jobs.services.peaks import source_peaks_request
@@ -61,6 +62,7 @@ __all__ = [
     "project_upload",
     "projects_separate",
     "source_peaks_request",
+    "source_refusal",
     "store_stems",
     "team_usage",
 ]
