@@ -26,7 +26,12 @@ def job_detail(request: AuthenticatedHtmxHttpRequest, job_id: str) -> HttpRespon
     etag = status_etag(request, job) if polled and not job.is_terminal else None
     if etag and (unchanged := not_modified(request, etag)) is not None:
         return unchanged
-    context = {"job": job, "project": job.project, **_mixer_context(job)}
+    context = {
+        "job": job,
+        "project": job.project,
+        **_mixer_context(job),
+        "comparing": request.GET.get("compare", ""),  # the A/B job the mixer starts on
+    }
     if request.GET.get("part") == "mixes":
         return render(request, "jobs/job_detail.html#job-mixes", context)
     if polled:
