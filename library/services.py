@@ -1,5 +1,5 @@
 """Writes on a team's library: folders (create, rename, move, delete) and projects (store an
-upload and its waveform, move, delete), each keeping storage and database consistent.
+upload and its waveform, rename, move, delete), each keeping storage and database consistent.
 
 A file is only kept when its row is committed, and deleting rows deletes their files after the
 commit (every file of a project lives under its storage folder).
@@ -96,6 +96,20 @@ def project_store_source_peaks(*, project_id: int) -> bool:
     if not stored:
         default_storage.delete(name)
     return bool(stored)
+
+
+class ProjectError(ValueError):
+    """A project change that cannot be made. ``str(error)`` is shown to the user."""
+
+
+def project_rename(*, project: Project, name: str, description: str) -> Project:
+    """Give ``project`` a new name and description; the name cannot be empty."""
+    name = name.strip()
+    if not name:
+        raise ProjectError("A project needs a name.")
+    project.name, project.description = name[:255], description.strip()
+    project.save(update_fields=["name", "description"])
+    return project
 
 
 class FolderError(ValueError):
