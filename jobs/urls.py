@@ -6,6 +6,7 @@ urlpatterns = [
     path("", listing.dashboard, name="dashboard"),
     path("folders/<uuid:folder_id>/", listing.folder_detail, name="folder_detail"),
     path("projects/bulk/", listing.projects_bulk, name="projects_bulk"),
+    path("projects/rows/", listing.project_rows, name="project_rows"),
     path("projects/new/", projects.upload, name="upload"),
     path("projects/<uuid:project_id>/", project_page.project_detail, name="project_detail"),
     path(

@@ -169,6 +169,7 @@ def test_polling_fragments_pause_in_hidden_tabs_without_a_filter():
         "templates/downloads/download_wait.html",  # a rendition or zip on its way
         "templates/jobs/job_detail.html",  # the job's status, custom mixes
         "templates/jobs/project_detail.html",  # the project's unfinished jobs
+        "templates/jobs/project_list.html",  # listing rows whose latest job is unfinished
     ]
     assert all("stemweb:visible from:document" in poll for poll in polls)
     base = (ROOT / "templates" / "base.html").read_text()
