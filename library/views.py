@@ -141,7 +141,7 @@ def project_rename_view(request: AuthenticatedHttpRequest, project_id: str) -> H
     except ProjectError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Project renamed.")
+        messages.success(request, "Name and description saved.")
     return redirect("project_detail", project_id=project.public_id)
 
 
