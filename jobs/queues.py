@@ -37,6 +37,7 @@ DELIVER_WEBHOOK = "webhooks.tasks.deliver_webhook"
 SEND_ENDED_EMAIL = "notifications.tasks.send_ended_email"
 RENDER_STEM = "downloads.tasks.render_stem"
 RENDER_MIX = "downloads.tasks.render_mix"
+SOURCE_PEAKS = "library.tasks.source_peaks"
 RECONCILE = "jobs.tasks.reconcile"  # every minute, from the cron scheduler (stemweb/cron.py)
 
 RESULT_TTL_S = 3600  # how long RQ keeps a finished task's result
@@ -74,6 +75,26 @@ def _enqueue_now(
         rq_queue.enqueue_in(timedelta(seconds=delay_s), task, *args, **options)
     else:
         rq_queue.enqueue(task, *args, **options)
+
+
+def enqueue_unless_held(task: str, *args: Any, queue: str, job_id: str) -> None:
+    """``enqueue`` under the fixed id ``job_id`` once the transaction commits, unless RQ then
+    holds that task waiting, or failed: RQ keeps a failed task ``FAILURE_TTL_S`` for staff to
+    read and requeue, and one that failed on its input would fail again on each request.
+
+    Asking again is cheap, so a view may ask on every request; a duplicate slipping between
+    the check and the enqueue runs twice, so ``task`` must be idempotent.
+    """
+    transaction.on_commit(partial(_enqueue_unless_held, task, args, queue, job_id), robust=True)
+
+
+def _enqueue_unless_held(task: str, args: tuple[Any, ...], queue: str, job_id: str) -> None:
+    try:
+        status = RQJob.fetch(job_id, connection=django_rq.get_connection(queue)).get_status()
+    except NoSuchJobError:
+        status = None
+    if status not in _WAITING and status != JobStatus.FAILED:
+        _enqueue_now(task, args, queue, 0, job_id)
 
 
 def is_waiting(job_id: str, queue: str = DEFAULT) -> bool:

@@ -1,8 +1,8 @@
 """A team's library: folders nested in a tree, and projects (a stored mixture and its facts).
 
 Every file that belongs to a project lives under its storage folder
-(:func:`project_storage_prefix`): the source, and the stems, waveforms, renditions and mixes of
-its jobs. Deleting a project deletes that folder.
+(:func:`project_storage_prefix`): the source and its waveform, and the stems, waveforms,
+renditions and mixes of its jobs. Deleting a project deletes that folder.
 """
 
 from __future__ import annotations
@@ -75,6 +75,10 @@ def source_upload_to(project: Project, filename: str) -> str:
     return f"{project_storage_prefix(project)}/source.{extension}"
 
 
+def source_peaks_upload_to(project: Project, filename: str) -> str:
+    return f"{project_storage_prefix(project)}/source.peaks.json"
+
+
 class Project(models.Model):
     """One mixture and what is known about its audio.
 
@@ -96,6 +100,9 @@ class Project(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     source = models.FileField(upload_to=source_upload_to, max_length=255, blank=True)
+    # The source's waveform (``audio.analysis.peaks_json``), computed by a worker after the
+    # source is stored; empty until then.
+    source_peaks = models.FileField(upload_to=source_peaks_upload_to, max_length=255, blank=True)
     original_filename = models.CharField(max_length=255, blank=True)
     container = models.CharField(max_length=16, blank=True)  # "WAV", "FLAC", "MP3", "M4A", ...
     codec = models.CharField(max_length=32, blank=True)

@@ -1,5 +1,5 @@
 """Writes on a team's library: folders (create, rename, move, delete) and projects (store an
-upload, move, delete), each keeping storage and database consistent.
+upload and its waveform, rename, move, delete), each keeping storage and database consistent.
 
 A file is only kept when its row is committed, and deleting rows deletes their files after the
 commit (every file of a project lives under its storage folder).
@@ -8,19 +8,22 @@ commit (every file of a project lives under its storage folder).
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, QuerySet
 
 from accounts.models import Team, User
+from audio.analysis import peaks_json, waveform_peaks
 from audio.probe import AudioInfo
 from library.models import Folder, Project, project_storage_prefix
-from stemweb.lib.storage import delete_tree, saved_name
+from stemweb.lib.storage import copy_to_local, delete_tree, saved_name, stored_extension
 
 
 def project_create(
@@ -65,6 +68,47 @@ def project_create(
     except BaseException:
         default_storage.delete(stored_name)
         raise
+    return project
+
+
+def project_store_source_peaks(*, project_id: int) -> bool:
+    """Compute the waveform peaks of a project's stored source and store them beside it
+    (``source.peaks.json``, the format of stems' peaks), once. A worker runs this
+    (``library.tasks.source_peaks``); it decodes the whole source, one block at a time.
+
+    Returns whether this call stored them: False when the project is gone, has no source yet
+    (a platform track), or has its peaks already (a duplicate task). Decoding errors propagate.
+    """
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None or not project.source or project.source_peaks:
+        return False
+    with tempfile.TemporaryDirectory(prefix="stemweb-peaks-") as tmp:
+        local = Path(tmp) / f"source.{stored_extension(project.source)}"
+        peaks = waveform_peaks(copy_to_local(project.source, local), project.audio_info())
+    assert project.duration_s is not None  # stored with the source (see ``Project.frames``)
+    project.source_peaks.save(
+        "source.peaks.json", ContentFile(peaks_json(peaks, project.duration_s)), save=False
+    )
+    name = saved_name(project.source_peaks)
+    # Only where no other task stored peaks meanwhile and the project still exists: else the
+    # file would be left with no row pointing at it.
+    stored = Project.objects.filter(pk=project.pk, source_peaks="").update(source_peaks=name)
+    if not stored:
+        default_storage.delete(name)
+    return bool(stored)
+
+
+class ProjectError(ValueError):
+    """A project change that cannot be made. ``str(error)`` is shown to the user."""
+
+
+def project_rename(*, project: Project, name: str, description: str) -> Project:
+    """Give ``project`` a new name and description; the name cannot be empty."""
+    name = name.strip()
+    if not name:
+        raise ProjectError("A project needs a name.")
+    project.name, project.description = name[:255], description.strip()
+    project.save(update_fields=["name", "description"])
     return project
 
 

@@ -1,13 +1,15 @@
-"""Folder and project housekeeping: create, rename, move and delete folders, move a project,
-map a folder to CAMB.AI, delete a whole team. The listing pages live in ``jobs.views.listing``
-(they show each project's latest job)."""
+"""Folder and project housekeeping: create, rename, move and delete folders; rename, move and
+delete a project; map a folder to CAMB.AI; delete a whole team; a project's source and its
+waveform. The listing pages and the project page live in ``jobs.views`` (they show jobs)."""
 
 from __future__ import annotations
+
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -26,12 +28,15 @@ from library.access import (
 from library.models import Folder, Project
 from library.services import (
     FolderError,
+    ProjectError,
     file_count,
     folder_contents,
     folder_create,
     folder_delete,
     folder_move,
     folder_rename,
+    project_rename,
+    projects_delete,
     projects_move,
     team_delete,
 )
@@ -113,15 +118,60 @@ def folder_delete_view(request: AuthenticatedHttpRequest, folder_id: str) -> Htt
     return render(request, "library/folder_delete.html", {"folder": folder, "contents": contents})
 
 
+def _project_to_edit(
+    request: AuthenticatedHttpRequest, project_id: str
+) -> tuple[Project, Membership]:
+    project, membership = project_for_user(request, project_id)
+    if not can_edit(membership, project):
+        raise PermissionDenied("You can change your own projects; admins can change any.")
+    return project, membership
+
+
+@login_required
+@require_POST
+def project_rename_view(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
+    """A new name and description, from the project page."""
+    project, _ = _project_to_edit(request, project_id)
+    try:
+        project_rename(
+            project=project,
+            name=request.POST.get("name", ""),
+            description=request.POST.get("description", ""),
+        )
+    except ProjectError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Name and description saved.")
+    return redirect("project_detail", project_id=project.public_id)
+
+
 @login_required
 @require_POST
 def project_move(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
-    project, membership = project_for_user(request, project_id)
-    if not can_edit(membership, project):
-        raise PermissionDenied("You can move your own projects; admins can move any.")
+    """Into another folder of the team (``""``: the top level), from the project page."""
+    project, membership = _project_to_edit(request, project_id)
     target = target_folder(membership, request.POST.get("folder", ""))
     projects_move(projects=Project.objects.filter(pk=project.pk), folder=target)
-    return back_to(target)
+    messages.success(request, f"Moved to {f'“{target.name}”' if target else 'the top level'}.")
+    return redirect("project_detail", project_id=project.public_id)
+
+
+@login_required
+def project_delete_view(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
+    """GET asks for confirmation with what goes; POST with ``confirm=yes`` deletes the project,
+    its jobs and every file, then shows its folder."""
+    project, _ = _project_to_edit(request, project_id)
+    projects = Project.objects.filter(pk=project.pk)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        folder = project.folder
+        projects_delete(projects=projects)
+        messages.success(request, f"Project “{project.name}” and its files deleted.")
+        return back_to(folder)
+    return render(
+        request,
+        "library/project_delete.html",
+        {"project": project, "jobs": project.jobs.count(), "files": file_count(projects)},
+    )
 
 
 @login_required
@@ -155,3 +205,16 @@ def project_source(request: AuthenticatedHttpRequest, project_id: str) -> HttpRe
     return serve_stored(
         request, project.source, filename=filename, as_attachment="download" in request.GET
     )
+
+
+@login_required
+def project_source_peaks(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
+    """The source's waveform peaks JSON (``audio.analysis.peaks_json``), cached by the browser
+    as a stem's are; 404 until a worker has stored them."""
+    project, _ = project_for_user(request, project_id)
+    if not project.source_peaks:
+        raise Http404("no peaks for this source yet")
+    with project.source_peaks.open("rb") as fh:
+        response = JsonResponse(json.load(fh))
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

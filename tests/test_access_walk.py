@@ -178,12 +178,14 @@ def test_a_role_too_low_in_ones_own_team_is_403(client, victim):
         assert (
             client.post(reverse(name, args=[victim["folder_id"]]), {"name": "x"}).status_code == 403
         ), name
-    assert (
-        client.post(
-            reverse("project_move", args=[victim["project_id"]]), {"folder": ""}
-        ).status_code
-        == 403
-    )
+    for name in ("project_move", "project_rename", "project_delete", "project_separate"):
+        response = client.post(
+            reverse(name, args=[victim["project_id"]]),
+            {"folder": "", "name": "x", "confirm": "yes", "provider": "local"},
+        )
+        assert response.status_code == 403, name
+    assert client.get(reverse("project_delete", args=[victim["project_id"]])).status_code == 403
+    assert client.get(reverse("project_detail", args=[victim["project_id"]])).status_code == 200
     assert client.post(reverse("provider_key_delete", args=["camb"])).status_code == 403
     assert (
         client.post(reverse("invitation_revoke", args=[victim["invitation_id"]])).status_code == 403

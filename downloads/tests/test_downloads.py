@@ -218,9 +218,11 @@ def test_deleting_a_project_removes_every_file_it_made(client, user, job, stored
     client.post(
         reverse("mix_new", args=[job.pk]), {"use_vocals": "1", "format": "wav", "name": "Mix"}
     )
+    client.get(reverse("project_detail", args=[job.project.public_id]))  # asks for its waveform
     work_due()
     names = set(stored.basenames())
     assert {"vocals.mp3", "Mix.wav", "vocals.peaks.json", "source.flac"} <= names
+    assert "source.peaks.json" in names
     client.post(reverse("projects_bulk"), {"action": "delete", "projects": [job.project.public_id]})
     assert not Project.objects.exists()
     assert stored.names() == []

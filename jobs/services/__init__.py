@@ -3,6 +3,7 @@
 - ``intake``: checks and job creation (uploads, platform tracks, bulk separation, quotas);
 - ``run``: enqueue, claim, and step a job through its provider;
 - ``collect``: store a finished job's stems;
+- ``peaks``: queue the waveform of a project's source;
 - ``ending``: fail a job, tell the webhook;
 - ``staff``: audited staff actions;
 - ``recovery``: bring back lost or stuck jobs.
@@ -19,8 +20,10 @@ from jobs.services.intake import (
     project_from_platform,
     project_upload,
     projects_separate,
+    source_refusal,
     team_usage,
 )
+from jobs.services.peaks import source_peaks_request
 from jobs.services.recovery import MAX_ATTEMPTS, Recovery, jobs_reconcile
 from jobs.services.run import job_check, job_check_now, job_enqueue, job_run
 from jobs.services.staff import (
@@ -58,6 +61,8 @@ __all__ = [
     "project_from_platform",
     "project_upload",
     "projects_separate",
+    "source_peaks_request",
+    "source_refusal",
     "store_stems",
     "team_usage",
 ]

@@ -6,7 +6,6 @@ A row only points at files that exist, and a file is only kept when its row is c
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from audio.analysis import StemAnalysis, analyze_stem, residual_db
+from audio.analysis import StemAnalysis, analyze_stem, peaks_json, residual_db
 from audio.probe import AudioError, AudioInfo, probe
 from jobs.models import SeparationJob, Stem, job_storage_prefix
 from jobs.services.ending import job_ended
+from jobs.services.peaks import source_peaks_request
 from library.models import Project
 from providers.base import JobCanceled, Provider, ProviderError, RunContext
 from stemweb.lib import netguard
@@ -146,14 +146,7 @@ def store_stems(
                     stem.file.save(f"{stem_file.name}.{info.extension}", File(fh), save=False)
                 saved.append(saved_name(stem.file))
                 if analysis is not None:
-                    peaks = json.dumps(
-                        {
-                            "buckets": len(analysis.peaks),
-                            "duration_s": info.duration_s,
-                            "peaks": analysis.peaks,
-                        },
-                        separators=(",", ":"),
-                    )
+                    peaks = peaks_json(analysis.peaks, info.duration_s)
                     stem.peaks_file.save(
                         f"{stem_file.name}.peaks.json", ContentFile(peaks), save=False
                     )
@@ -187,4 +180,5 @@ def _attach_origin(project: Project, path: Path) -> str:
     project.duration_s, project.sample_rate = info.duration_s, info.sample_rate
     project.channels, project.size_bytes = info.channels, path.stat().st_size
     project.save()
+    source_peaks_request(project)
     return saved_name(project.source)

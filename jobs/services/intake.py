@@ -18,9 +18,11 @@ from accounts.models import Team, User
 from audio.probe import AudioInfo
 from jobs.models import SeparationJob
 from jobs.selectors import provider_is_configured
+from jobs.services.peaks import source_peaks_request
 from jobs.services.run import job_enqueue
 from library.models import Folder, Project
 from library.services import project_create
+from providers.base import Provider
 from providers.registry import get_provider
 from providers.stemsets import StemSet
 
@@ -65,6 +67,7 @@ def project_upload(
                 folder=folder,
             )
             stored = project.source.name
+            source_peaks_request(project)  # queued before the job: a waveform takes seconds
             return job_create(
                 project=project, user=user, provider_key=provider_key, stem_set=stem_set
             )
@@ -128,17 +131,8 @@ def job_check_request(
     if stem_set not in provider.stem_sets:
         label = StemSet(stem_set).label if stem_set in StemSet.values else stem_set
         raise JobRequestError(f"{provider.label} does not offer {label}.")
-    container = project.container if project is not None else (info.container if info else "")
-    if provider.containers and container and container not in provider.containers:
-        accepted = ", ".join(sorted(provider.containers))
-        raise JobRequestError(
-            f"{provider.label} accepts {accepted}; this recording is {container}."
-        )
-    if project is not None:
-        if provider.needs_upload and not project.source:
-            raise JobRequestError(f"{provider.label} needs an uploaded recording.")
-        if not provider.needs_upload and not project.is_platform_track:
-            raise JobRequestError(f"{provider.label} works on tracks already on its platform.")
+    if refusal := source_refusal(provider, project=project, info=info):
+        raise JobRequestError(refusal)
     duration = project.duration_s if project is not None else (info.duration_s if info else None)
     cost, unit = provider.cost(duration_s=duration, stem_set=stem_set)
     quota = team.quota_credits if unit == "credits" else team.quota_stem_seconds
@@ -151,6 +145,24 @@ def job_check_request(
                 f"the team's {quota:,.0f} monthly {label} are left."
             )
     return cost, unit
+
+
+def source_refusal(
+    provider: Provider, *, project: Project | None = None, info: AudioInfo | None = None
+) -> str | None:
+    """Why ``provider`` cannot take this source (a project's, or an upload's ``info``), or
+    None: a container it does not accept, no uploaded recording for a provider that needs
+    one, or one that is not on the platform of a provider that works on platform tracks."""
+    container = project.container if project is not None else (info.container if info else "")
+    if provider.containers and container and container not in provider.containers:
+        accepted = ", ".join(sorted(provider.containers))
+        return f"{provider.label} accepts {accepted}; this recording is {container}."
+    if project is not None:
+        if provider.needs_upload and not project.source:
+            return f"{provider.label} needs an uploaded recording."
+        if not provider.needs_upload and not project.is_platform_track:
+            return f"{provider.label} works on tracks already on its platform."
+    return None
 
 
 def month_start() -> datetime:

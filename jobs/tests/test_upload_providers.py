@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from jobs.models import SeparationJob
 from library.models import Project
-from tests.fixtures import DEV01, drain
+from tests.fixtures import DEV01, drain, work_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,6 +43,8 @@ def test_a_platform_track_needs_no_file_and_runs_on_suno(client, user, providers
     job = drain(job)
     assert job.status == SeparationJob.Status.SUCCEEDED, job.error
     assert Project.objects.get().source  # the original track came back with the stems
+    work_due()  # its waveform, queued once it was stored
+    assert Project.objects.get().source_peaks.name.endswith("/source.peaks.json")
 
 
 def test_suno_without_a_track_says_what_is_missing(client, user, providers):

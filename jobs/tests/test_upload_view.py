@@ -106,7 +106,9 @@ def test_a_long_upload_is_accepted_on_its_header_after_checking_its_start(
 
 @pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
-def test_a_good_upload_creates_the_project_and_enqueues_its_job(client, user, dev_dir, stored):
+def test_a_good_upload_creates_the_project_and_enqueues_its_job_and_waveform(
+    client, user, dev_dir, stored
+):
     client.force_login(user)
     response = _post(client, dev_dir / DEV01 / "mixture.mp3", description="take 3")
     job = SeparationJob.objects.get()
@@ -125,7 +127,10 @@ def test_a_good_upload_creates_the_project_and_enqueues_its_job(client, user, de
     assert project.team == Membership.objects.get(user=user).team
     assert stored.basenames() == ["source.mp3"]
     assert job.status == SeparationJob.Status.QUEUED
-    assert django_rq.get_queue("local").job_ids == [f"separate-{job.pk}-0"]
+    assert django_rq.get_queue("local").job_ids == [
+        f"source-peaks-{project.pk}",  # first: the waveform takes seconds, the job minutes
+        f"separate-{job.pk}-0",
+    ]
 
 
 def test_the_name_defaults_to_the_file_name_and_can_be_given(logged_in, mixture):

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-from functools import cache
-
 from django.contrib.auth.decorators import login_required
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.template.loader import get_template
-from django.utils.cache import get_conditional_response, patch_cache_control
-from django.utils.http import quote_etag
 from django.utils.text import slugify
 from django.views.decorators.vary import vary_on_headers
 
@@ -18,6 +12,7 @@ from accounts.access import AuthenticatedHtmxHttpRequest, AuthenticatedHttpReque
 from jobs.access import job_for_user, stem_for_user
 from jobs.models import SeparationJob
 from jobs.selectors import ab_compare
+from stemweb.lib.conditional import fragment_etag, not_modified, revalidate
 from stemweb.lib.serving import serve_stored
 
 
@@ -29,14 +24,19 @@ def job_detail(request: AuthenticatedHtmxHttpRequest, job_id: str) -> HttpRespon
     job = job_for_user(request, job_id)
     polled = request.htmx and "part" not in request.GET
     etag = status_etag(request, job) if polled and not job.is_terminal else None
-    if etag and (not_modified := get_conditional_response(request, etag=etag)) is not None:
-        return _revalidate(not_modified, etag)
-    context = {"job": job, "project": job.project, **_mixer_context(job)}
+    if etag and (unchanged := not_modified(request, etag)) is not None:
+        return unchanged
+    context = {
+        "job": job,
+        "project": job.project,
+        **_mixer_context(job),
+        "comparing": request.GET.get("compare", ""),  # the A/B job the mixer starts on
+    }
     if request.GET.get("part") == "mixes":
         return render(request, "jobs/job_detail.html#job-mixes", context)
     if polled:
         response = render(request, "jobs/job_detail.html#job-status", context)
-        return _revalidate(response, etag) if etag else response
+        return revalidate(response, etag) if etag else response
     if request.user.is_staff:
         context["events"] = list(job.events.all())
         context["audit"] = list(job.audit.select_related("actor"))
@@ -59,8 +59,8 @@ def status_etag(request: AuthenticatedHttpRequest, job: SeparationJob) -> str:
     status, progress, times, error and review, the viewer's staff flag and the template's
     source. The elapsed clock is not in it: ``static/js/polling.js`` ticks it from
     ``data-started``."""
-    parts = (
-        _template_digest(),
+    return fragment_etag(
+        "jobs/job_detail.html",
         job.status,
         f"{job.progress:.3f}",
         job.started.isoformat() if job.started else "",
@@ -71,23 +71,6 @@ def status_etag(request: AuthenticatedHttpRequest, job: SeparationJob) -> str:
         str(job.project.team.requires_review),
         str(request.user.is_staff),
     )
-    return quote_etag(hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32])
-
-
-@cache
-def _template_digest() -> str:
-    """The job page template's source, hashed once per process: a deploy that changes the
-    fragment changes every ETag."""
-    source = get_template("jobs/job_detail.html").template.source  # type: ignore[attr-defined]
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
-
-
-def _revalidate(response: HttpResponseBase, etag: str) -> HttpResponseBase:
-    """The browser keeps the fragment but asks each time (``no-cache``), sending the ETag back
-    in ``If-None-Match``; ``private``: no shared cache stores a signed-in user's page."""
-    response.headers["ETag"] = etag
-    patch_cache_control(response, private=True, no_cache=True)
-    return response
 
 
 def _mixer_context(job: SeparationJob) -> dict[str, object]:

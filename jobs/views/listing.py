@@ -1,5 +1,6 @@
 """The team's projects: the dashboard (all of them) and folder pages, with breadcrumbs, a folder
-tree, sorting, filters, search and pagination, and bulk move, delete or separate.
+tree, sorting, filters, search and pagination, and bulk move, delete or separate. Rows whose
+latest job is unfinished refresh in place (``project_rows``) until none is left.
 
 The listing runs a fixed number of queries however many projects and folders a team has: the
 page of projects (latest job's status and provider as subqueries), its count, and one query for
@@ -8,11 +9,16 @@ all the team's folders (the tree and breadcrumbs are built in Python).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
@@ -20,7 +26,12 @@ from accounts.access import AuthenticatedHttpRequest, current_membership, requir
 from accounts.models import Membership
 from jobs.access import RateLimited, require_rate
 from jobs.models import SeparationJob
-from jobs.selectors import configured_providers, projects_filtered, projects_with_latest_job
+from jobs.selectors import (
+    LatestJob,
+    configured_providers,
+    projects_filtered,
+    projects_with_latest_job,
+)
 from jobs.services import JobRequestError, projects_separate
 from library.access import can_edit, folder_for_user, target_folder
 from library.models import Folder, Project
@@ -29,10 +40,16 @@ from library.services import projects_delete, projects_move
 from library.views import back_to
 from providers.registry import provider_choices
 from providers.stemsets import StemSet
+from stemweb.lib.conditional import fragment_etag, not_modified, revalidate
 from stemweb.lib.ids import uuids_or_404
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 Role = Membership.Role
 PAGE_SIZE = 50
+TEMPLATE = "jobs/project_list.html"
+UNFINISHED = {SeparationJob.Status.QUEUED, SeparationJob.Status.RUNNING}
 SORTS = {
     "date": "-created",
     "-date": "created",
@@ -66,8 +83,9 @@ def _listing(
     params.pop("page", None)
     return render(
         request,
-        "jobs/project_list.html",
+        TEMPLATE,
         {
+            **_live(page.object_list),
             "membership": membership,
             "team": team,
             "folder": folder,
@@ -98,6 +116,36 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
 def folder_detail(request: AuthenticatedHttpRequest, folder_id: str) -> HttpResponse:
     folder, membership = folder_for_user(request, folder_id)
     return _listing(request, membership, folder, everything=False)
+
+
+@login_required
+def project_rows(request: AuthenticatedHttpRequest) -> HttpResponseBase:
+    """The live rows of a listing page, for its poller: each project ``?p=<id>`` of the current
+    team as a row again (swapped in out of band), and the poller, which asks again for those
+    whose latest job is still unfinished and stops when none is left. A 304 while none of the
+    rows changed."""
+    membership = current_membership(request)
+    ids = uuids_or_404(request.GET.getlist("p"))[:PAGE_SIZE]
+    rows = list(projects_with_latest_job(membership.team).filter(public_id__in=ids))
+    etag = fragment_etag(
+        TEMPLATE,
+        *(
+            f"{p.public_id}:{p.name}:{p.duration_s}:{p.latest_job_id}:{p.latest_status}:"
+            f"{p.latest_provider}"
+            for p in rows
+        ),
+    )
+    if (unchanged := not_modified(request, etag)) is not None:
+        return unchanged
+    context = {"rows": rows, "oob": True, **_live(rows)}
+    return revalidate(render(request, f"{TEMPLATE}#live-rows", context), etag)
+
+
+def _live(projects: Iterable[WithAnnotations[Project, LatestJob]]) -> dict[str, object]:
+    """Whether some of ``projects`` have an unfinished latest job, and the query naming them
+    (``p=<id>&p=<id>``) for the poller."""
+    live = [p.public_id for p in projects if p.latest_status in UNFINISHED]
+    return {"live": bool(live), "live_query": urlencode([("p", str(i)) for i in live])}
 
 
 @login_required

@@ -10,6 +10,7 @@ from accounts.models import Membership
 from jobs.models import SeparationJob
 from library.models import Folder, Project
 from library.services import FolderError, folder_create, folder_move, folder_rename
+from library.tasks import source_peaks
 from tests.fixtures import make_job, make_project, make_user
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +63,9 @@ def test_deleting_a_non_empty_folder_asks_then_removes_its_projects_files(client
     inner = folder_create(team=team, parent=top, name="Inner")
     outside = make_project(owner, mixture, "Stays")
     for name, folder in (("A", top), ("B", inner)):
-        Project.objects.filter(pk=make_project(owner, mixture, name).pk).update(folder=folder)
+        project = make_project(owner, mixture, name)
+        Project.objects.filter(pk=project.pk).update(folder=folder)
+    source_peaks(project.pk)  # B's waveform goes too
     client.force_login(owner)
     page = client.get(reverse("folder_delete", args=[top.public_id])).content.decode()
     assert "1 subfolder, 2 projects and 2 files" in page

@@ -1,4 +1,5 @@
-/* stemweb mixer: every stem and the mixture play in sync from one transport.
+/* stemweb mixer: every stem and the mixture play in sync from one transport. The project page's
+ * source player is a mixer of one track.
  *
  * Each track is an <audio preload="metadata"> streaming its file with Range requests, so playback
  * starts without downloading whole files. Waveforms are drawn from the peaks the worker stored
@@ -32,6 +33,9 @@
     this.apply();
     this.loadPeaks();
     this.resize();
+    // A/B from a link (/jobs/<id>/?compare=<other>): the page selected the other job.
+    const compare = root.querySelector("[data-action=compare]");
+    if (compare && compare.value) this.switchTo(compare.value);
   }
 
   Mixer.prototype.master = function () { return this.tracks[0].audio; };
@@ -88,8 +92,11 @@
       t.audio.muted = silent;
       t.audio.volume = Math.max(0, Math.min(1, t.volume));
       t.el.classList.toggle("is-muted", silent);
-      t.el.querySelector("[data-action=mute]").setAttribute("aria-pressed", String(t.muted));
-      t.el.querySelector("[data-action=solo]").setAttribute("aria-pressed", String(t.solo));
+      // a lone player (the project page's source) has no mute or solo
+      const mute = t.el.querySelector("[data-action=mute]");
+      const solo = t.el.querySelector("[data-action=solo]");
+      if (mute) mute.setAttribute("aria-pressed", String(t.muted));
+      if (solo) solo.setAttribute("aria-pressed", String(t.solo));
       if (form) { // keep the custom-mix form in step with what is heard
         const use = form.querySelector('[data-mix-use="' + t.name + '"]');
         const gain = form.querySelector('[data-mix-gain="' + t.name + '"]');
