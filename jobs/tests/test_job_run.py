@@ -10,7 +10,7 @@ from rq.job import Job as RQJob
 
 from accounts.models import Membership
 from audio.engine.modelfiles import SPLEETER_ONNX_SHA256
-from jobs.models import SeparationJob
+from jobs.models import JobEvent, SeparationJob
 from jobs.services import job_create, job_enqueue
 from jobs.tasks import run_job
 from library.models import Project
@@ -51,6 +51,17 @@ def test_it_separates_into_stems_that_sum_to_the_mixture(user, mixture, _media_r
         assert -40 < stem.lufs < -10 and stem.peak_dbfs < 0 and not stem.is_silent
     assert job.provenance["version"] and len(job.provenance["models"]) == 3
     assert {m["sha256"] for m in job.provenance["models"]} >= {SPLEETER_ONNX_SHA256}
+
+
+def test_a_local_job_records_the_engine_time_for_staff(user, mixture):
+    job = make_job(user, mixture)
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    note = job.events.get()
+    assert note.kind == JobEvent.Kind.NOTE and note.method == "" and note.url == ""
+    assert 0 < note.duration_ms <= (job.finished - job.started).total_seconds() * 1000
+    assert note.excerpt.startswith("Local engine: 20.0 s of audio separated in ")
+    assert "models loaded in" in note.excerpt
 
 
 def test_vocals_instrumental_names_the_stems_so(user, mixture):
