@@ -273,7 +273,10 @@ class World:
             self.gate.release()
         if self._httpd is not None:
             self._httpd.shutdown()
-            self.sandbox.shutdown()
+            self.sandbox.shutdown()  # drops the tasks not started
+            # A split still running writes its stems after an early rmtree, into a directory it
+            # makes again, which then stays in /tmp.
+            self.sandbox.pool.shutdown(wait=True)
             shutil.rmtree(self.sandbox.files, ignore_errors=True)
         if self.redis is not None:
             self.redis.stop()
