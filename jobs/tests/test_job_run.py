@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import django_rq
 import numpy as np
 import pytest
@@ -62,6 +64,20 @@ def test_a_local_job_records_the_engine_time_for_staff(user, mixture):
     assert 0 < note.duration_ms <= (job.finished - job.started).total_seconds() * 1000
     assert note.excerpt.startswith("Local engine: 20.0 s of audio separated in ")
     assert "models loaded in" in note.excerpt
+
+
+def test_collecting_decodes_the_stems_to_check_them_but_not_the_source_again(
+    user, mixture, monkeypatch
+):
+    collecting = importlib.import_module("jobs.services.collect")  # not collect(), re-exported
+    probed = []
+    real = collecting.probe
+    monkeypatch.setattr(collecting, "probe", lambda path: probed.append(path.name) or real(path))
+    job = make_job(user, mixture)
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert sorted(probed) == ["background.flac", "foreground.flac"]
+    assert job.residual_db < -100  # measured against the source all the same
 
 
 def test_vocals_instrumental_names_the_stems_so(user, mixture):
