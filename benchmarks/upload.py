@@ -353,11 +353,13 @@ def main() -> int:
             )
 
         rates, growths, peaks, yardsticks = (list(column) for column in zip(*rows, strict=True))
+        ratio = statistics.median(r / y for r, y in zip(rates, yardsticks, strict=True))
         print(
-            f"\n| file | uploads | MB/s median (min) | body ignored, MB/s median | RSS growth "
-            f"median (max) | peak over the start median (max) |\n|---|---|---|---|---|---|\n"
+            f"\n| file | uploads | MB/s median (min) | body ignored, MB/s median | upload / "
+            f"ignored | RSS growth median (max) | peak over the start median (max) |\n"
+            f"|---|---|---|---|---|---|---|\n"
             f"| {size_mb:.0f} MB WAV | {len(rows)} | {statistics.median(rates):.0f} "
-            f"({min(rates):.0f}) | {statistics.median(yardsticks):.0f} | "
+            f"({min(rates):.0f}) | {statistics.median(yardsticks):.0f} | {ratio:.2f} | "
             f"{statistics.median(growths):+.1f} ({max(growths):+.1f}) MB | "
             f"{statistics.median(peaks):+.1f} ({max(peaks):+.1f}) MB |"
         )
