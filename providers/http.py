@@ -10,8 +10,11 @@ Every call has explicit connect/read timeouts, is recorded through ``RunContext.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -60,6 +63,21 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return max(0.0, when - time.time()) if when else None
 
 
+def tls_context() -> ssl.SSLContext:
+    """The TLS client context of provider requests, the one httpx builds by default (certifi's
+    CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set), built once per CA source.
+
+    Building one parses the CA bundle (tens of ms), as much as the rest of a status check; the
+    worker builds it before it forks (``stemweb.worker``), so work-horses share it.
+    """
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # reads the same two variables
+
+
 class ProviderHTTP:
     """HTTP for one job and one provider. ``label`` names the provider in messages;
     ``record_event(**fields)`` stores each request (``RunContext.record_event``)."""
@@ -84,6 +102,7 @@ class ProviderHTTP:
                 settings.STEMWEB_HTTP_READ_TIMEOUT_S,
                 connect=settings.STEMWEB_HTTP_CONNECT_TIMEOUT_S,
             ),
+            verify=tls_context(),
             transport=transport,
         )
 

@@ -1,6 +1,7 @@
 """stemweb's RQ worker: RQ's fork-per-job worker, plus a job row that never stays ``running``
-when the forked work-horse dies (killed for memory, a segfault in a decoder), and maintenance
-every minute, so a dead worker's scheduler lock is taken over quickly."""
+when the forked work-horse dies (killed for memory, a segfault in a decoder), maintenance every
+minute, so a dead worker's scheduler lock is taken over quickly, and what every work-horse needs
+built once before the first fork."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.urls import reverse
 from rq import Worker
 
 from audio.engine.modelfiles import ModelFilesError, verified
 from jobs import queues
 from jobs.models import SeparationJob
 from jobs.services import job_fail
+from providers.http import tls_context
 
 if TYPE_CHECKING:
     from resource import struct_rusage
@@ -50,6 +53,7 @@ class StemwebWorker(Worker):
         stays cached for every forked work-horse, which then skips hashing ~100 MB per job.
         """
         super().bootstrap(*args, **kwargs)
+        warm_up()
         if settings.STEMWEB_PROVIDERS["local"]["enabled"]:
             try:
                 verified(Path(settings.STEMWEB_MODEL_DIR))
@@ -71,3 +75,14 @@ class StemwebWorker(Worker):
         job_row = SeparationJob.objects.filter(pk=job.args[0]).first()
         if job_row is not None and job_fail(job_row, reason):
             log.warning("job %s failed: work-horse died (%s)", job_row.pk, how)
+
+
+def warm_up() -> None:
+    """Build what every work-horse would otherwise build again, and lose when it exits: Django's
+    URL resolver (each job step reverses its callback URL) and the TLS context of provider
+    requests. They were most of a remote job's status check, which a worker runs for every
+    waiting job each poll interval: 210-280 ms in the work-horse without, 80-120 ms with
+    (``benchmarks/throughput.py``, 10 CAMB.AI jobs waiting, on a busy 2-core machine).
+    """
+    reverse("dashboard")  # populates the resolver behind every reverse()
+    tls_context()

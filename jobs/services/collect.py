@@ -53,8 +53,15 @@ def collect(job: SeparationJob, provider: Provider, ctx: RunContext) -> None:
     origin = None
     if result.origin and not job.project.source:
         origin = _download(job, provider, result.origin, ctx.workdir / "origin")
-    mixture = origin or (ctx.source_path() if job.project.source else None)
-    store_stems(job, files, origin, mixture=mixture)
+    if origin is not None:
+        store_stems(job, files, origin, mixture=origin)
+    elif job.project.source:
+        # Decoded whole when it was checked (at upload, or before submission when longer): its
+        # stored facts are what the engine read it with, so it need not be decoded again here.
+        source = ctx.source_path()
+        store_stems(job, files, mixture=source, mixture_info=job.project.audio_info())
+    else:
+        store_stems(job, files)
 
 
 def _download(job: SeparationJob, provider: Provider, url: str, target: Path) -> Path:
@@ -86,7 +93,9 @@ class StemFile:
 
 
 def _measure(
-    checked: list[tuple[StemFile, AudioInfo]], mixture: Path | None
+    checked: list[tuple[StemFile, AudioInfo]],
+    mixture: Path | None,
+    mixture_info: AudioInfo | None,
 ) -> tuple[dict[str, StemAnalysis], float | None]:
     """Loudness, peaks and the residual; a measurement that fails never fails the job."""
     analyses: dict[str, StemAnalysis] = {}
@@ -95,7 +104,8 @@ def _measure(
         for stem_file, info in checked:
             analyses[stem_file.name] = analyze_stem(stem_file.path, info)
         if mixture is not None:
-            residual = residual_db(mixture, probe(mixture), [f.path for f, _ in checked])
+            read_as = mixture_info or probe(mixture)
+            residual = residual_db(mixture, read_as, [f.path for f, _ in checked])
     except Exception:
         log.warning("measuring stems failed", exc_info=True)
     return analyses, residual
@@ -107,12 +117,14 @@ def store_stems(
     origin: Path | None = None,
     *,
     mixture: Path | None = None,
+    mixture_info: AudioInfo | None = None,
 ) -> None:
     """Decode-check each stem, measure it, copy it into storage, and mark the job succeeded,
     all or none.
 
     ``origin``, when given, becomes the project's source (a platform track had none);
-    ``mixture`` is what the residual is measured against.
+    ``mixture`` is what the residual is measured against, read as ``mixture_info`` says
+    (probed when not given).
     """
     checked: list[tuple[StemFile, AudioInfo]] = []
     for stem_file in files:
@@ -122,7 +134,7 @@ def store_stems(
             raise ProviderError(
                 f"The {stem_file.name} stem is not valid audio: {exc}", permanent=True
             ) from None
-    analyses, residual = _measure(checked, mixture)
+    analyses, residual = _measure(checked, mixture, mixture_info)
     saved: list[str] = []
     try:
         with transaction.atomic():

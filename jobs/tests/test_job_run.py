@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import django_rq
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from rq.job import Job as RQJob
 
 from accounts.models import Membership
 from audio.engine.modelfiles import SPLEETER_ONNX_SHA256
-from jobs.models import SeparationJob
+from jobs.models import JobEvent, SeparationJob
 from jobs.services import job_create, job_enqueue
 from jobs.tasks import run_job
 from library.models import Project
@@ -52,6 +54,31 @@ def test_it_separates_into_stems_that_sum_to_the_mixture(user, mixture, stored):
         assert -40 < stem.lufs < -10 and stem.peak_dbfs < 0 and not stem.is_silent
     assert job.provenance["version"] and len(job.provenance["models"]) == 3
     assert {m["sha256"] for m in job.provenance["models"]} >= {SPLEETER_ONNX_SHA256}
+
+
+def test_a_local_job_records_the_engine_time_for_staff(user, mixture):
+    job = make_job(user, mixture)
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    note = job.events.get()
+    assert note.kind == JobEvent.Kind.NOTE and note.method == "" and note.url == ""
+    assert 0 < note.duration_ms <= (job.finished - job.started).total_seconds() * 1000
+    assert note.excerpt.startswith("Local engine: 20.0 s of audio separated in ")
+    assert "models loaded in" in note.excerpt
+
+
+def test_collecting_decodes_the_stems_to_check_them_but_not_the_source_again(
+    user, mixture, monkeypatch
+):
+    collecting = importlib.import_module("jobs.services.collect")  # not collect(), re-exported
+    probed = []
+    real = collecting.probe
+    monkeypatch.setattr(collecting, "probe", lambda path: probed.append(path.name) or real(path))
+    job = make_job(user, mixture)
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert sorted(probed) == ["background.flac", "foreground.flac"]
+    assert job.residual_db < -100  # measured against the source all the same
 
 
 def test_vocals_instrumental_names_the_stems_so(user, mixture):

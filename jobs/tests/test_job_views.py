@@ -150,11 +150,14 @@ def test_staff_see_provider_events_and_members_do_not(client, user, done_job):
     )
     client.force_login(user)
     url = reverse("job_detail", args=[done_job.pk])
-    assert "audio-separation/t-9" not in client.get(url).content.decode()
+    html = client.get(url).content.decode()
+    assert "audio-separation/t-9" not in html and "Local engine: 20.0 s" not in html
     user.is_staff = True
     user.save()
     html = client.get(url).content.decode()
-    assert "Provider events (1)" in html and "audio-separation/t-9" in html and "12 ms" in html
+    assert "Provider events (2)" in html and "audio-separation/t-9" in html and "12 ms" in html
+    # the local engine's own note (done_job ran on it): its time, for staff
+    assert "Local engine: 20.0 s of audio separated in" in html
 
 
 def test_a_platform_track_job_page_and_dashboard_render_before_the_track_is_known(logged_in, user):

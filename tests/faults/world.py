@@ -1,5 +1,6 @@
 """The fault suite's world: its own database, Redis, storage, provider sandbox, webhook receiver
-and real child processes (the RQ worker and RQ's cron scheduler), all removed at exit.
+and real child processes (the RQ worker and RQ's cron scheduler), all removed at exit. The
+benchmarks use it too (``benchmarks/throughput.py``), with production timing and more workers.
 
 Nothing here imports Django models: the world sets the environment, then calls
 ``django.setup()``; the faults and measurements are imported after that.
@@ -15,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,26 @@ def _pg_admin(statement: sql.Composable) -> None:
 
 class World:
     """Set up with ``World(...).open()``; ``close()`` (also at exit) kills the children, stops
-    Redis and the sandbox, drops the database and removes the temporary directory."""
+    Redis and the sandbox, drops the database and removes the temporary directory.
 
-    def __init__(self, *, keep: bool = False, sqlite: bool = False) -> None:
+    ``name`` names the database (``stemweb_<name>_<checkout>``) and the temporary directory, so
+    a benchmark's world and the fault suite's never share one; ``timing`` is the environment of
+    scaled times (the fault suite's ``TIMING``; ``{}`` for production defaults).
+    """
+
+    def __init__(
+        self,
+        *,
+        keep: bool = False,
+        sqlite: bool = False,
+        name: str = "faults",
+        timing: Mapping[str, str] = TIMING,
+    ) -> None:
         self.keep = keep
         self.sqlite = sqlite  # even when PostgreSQL answers
-        self.tmp = Path(tempfile.mkdtemp(prefix="stemweb-faults-"))
+        self.name = name
+        self.timing = dict(timing)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"stemweb-{name}-"))
         self.media = self.tmp / "media"
         self.logs = self.tmp / "logs"
         self.audio = self.tmp / "audio"
@@ -106,7 +121,7 @@ class World:
 
     def open(self) -> World:
         if not self.sqlite and postgres_answers():
-            self.pg_name = f"stemweb_faults_{checkout_hash()}"
+            self.pg_name = f"stemweb_{self.name}_{checkout_hash()}"
             name = sql.Identifier(self.pg_name)
             _pg_admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
             _pg_admin(sql.SQL("CREATE DATABASE {}").format(name))
@@ -132,7 +147,7 @@ class World:
             "STEMWEB_PUBLIC_URL": "http://127.0.0.1:9",  # no web server: CAMB gets uploads
             "TMPDIR": str(self.tmp / "childtmp"),  # what a SIGKILL leaves in temp dirs goes away
             "LOG_LEVEL": "INFO",
-            **TIMING,
+            **self.timing,
         }
         for key, path in (("CAMB", "/camb/apis"), ("FINEVOICE", "/finevoice"), ("SUNO", "/suno")):
             self.env[f"STEMWEB_{key}_API_KEY"] = SANDBOX_KEY
@@ -195,6 +210,14 @@ class World:
         """The Docker worker's start again: ``recover_jobs``, then the documented worker."""
         self.children["worker"].start()
 
+    def add_worker(self) -> str:
+        """Start one more documented worker beside the first (``docker compose --scale``);
+        returns its name among the children."""
+        name = f"worker-{sum(n.startswith('worker') for n in self.children) + 1}"
+        self.children[name] = Child(name, WORKER, {**os.environ, **self.env}, self.logs)
+        self.children[name].start()
+        return name
+
     def supervise(self) -> list[str]:
         """Start again any child that exited by itself, as a process supervisor would (Docker's
         ``restart: always``); returns the names of those restarted."""
@@ -244,13 +267,16 @@ class World:
             try:
                 child.stop(timeout_s=5)
             except Exception as exc:  # keep tearing down the rest
-                print(f"faults: could not stop {child.name}: {exc}", file=sys.stderr)
+                print(f"{self.name}: could not stop {child.name}: {exc}", file=sys.stderr)
         self.receiver.stop()
         if self.gate is not None:
             self.gate.release()
         if self._httpd is not None:
             self._httpd.shutdown()
-            self.sandbox.shutdown()
+            self.sandbox.shutdown()  # drops the tasks not started
+            # A split still running writes its stems after an early rmtree, into a directory it
+            # makes again, which then stays in /tmp.
+            self.sandbox.pool.shutdown(wait=True)
             shutil.rmtree(self.sandbox.files, ignore_errors=True)
         if self.redis is not None:
             self.redis.stop()
@@ -263,8 +289,8 @@ class World:
                 name = sql.Identifier(self.pg_name)
                 _pg_admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
             except psycopg.Error as exc:
-                print(f"faults: could not drop {self.pg_name}: {exc}", file=sys.stderr)
+                print(f"{self.name}: could not drop {self.pg_name}: {exc}", file=sys.stderr)
         if self.keep:
-            print(f"faults: kept {self.tmp}", file=sys.stderr)
+            print(f"{self.name}: kept {self.tmp}", file=sys.stderr)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
