@@ -23,14 +23,15 @@ with ``http.client``. The Python client shares the GIL among its threads and tak
 of the two here: it caps the static file's rate far more than the poll's, so its ratios read
 high and vary with the machine's other load; wrk takes a fraction of a core.
 
-Per phase it records requests/s, p50 and p99 (ms), the answers, and the CPU (in cores) that the
-server, the load generator and everything else on the machine used meanwhile (``/proc``): other
-processes on a shared machine are the main source of noise, and the server's CPU time per
-request varies far less with them than its rate. It prints each round, then per server the
-median over the rounds with the spread (min-max) of the rate, p50, p99 and CPU per request, and
-of the poll's share of the static file measured in the same round: by rate (the target's
-measure), and by CPU per request (the static file's over the poll's: the rate ratio to expect
-when the server has the cores to itself).
+Per phase it records requests/s, p50 and p99 (ms), the answers, and the CPU (in cores, from
+``/proc``) that gunicorn, this benchmark's PostgreSQL backends and Redis, the load generator and
+everything else on the machine used meanwhile: other processes on a shared machine are the main
+source of noise, and the CPU time spent per request (gunicorn, database and Redis) varies far
+less with them than the rate. It prints each round, then per server the median over the rounds
+with the spread (min-max) of the rate, p50, p99 and CPU per request, and of the poll's share of
+the static file measured in the same round: by rate (the target's measure), and by CPU per
+request (the static file's over the poll's: the rate ratio to expect when serving has the cores
+to itself).
 
 Target (issue 12): the poll at >= 40 % of the static file's rate, p99 < 100 ms (medians).
 Run: .venv/bin/python benchmarks/poll.py [--rounds 5] [--seconds 5] [--warmup 1] [--pollers 50]
@@ -51,8 +52,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -84,22 +87,24 @@ class Phase:
     p99: float
     statuses: dict[int, int]
     server_cpu: float = 0.0
+    services_cpu: float = 0.0
     client_cpu: float = 0.0
     other_cpu: float = 0.0
 
     @property
     def cpu_ms(self) -> float:
-        """The server's CPU time per request (ms): steadier than the rate when other processes
-        take cores away, since it counts only what the server itself spent."""
-        return self.server_cpu / self.rate * 1000
+        """CPU time per request (ms) of gunicorn, the database backends and Redis: steadier
+        than the rate when other processes take cores away, since it counts only what serving
+        the requests spent."""
+        return (self.server_cpu + self.services_cpu) / self.rate * 1000
 
     def line(self) -> str:
         answers = ", ".join(f"{n} x {code}" for code, n in sorted(self.statuses.items()))
         return (
             f"{self.rate:7,.0f} req/s, p50 {self.p50:6.1f} ms, p99 {self.p99:6.1f} ms, "
-            f"server CPU {self.cpu_ms:.2f} ms/req; cores: "
-            f"server {self.server_cpu:.2f}, client {self.client_cpu:.2f}, "
-            f"other {self.other_cpu:.2f} ({answers})"
+            f"CPU {self.cpu_ms:.2f} ms/req; cores: "
+            f"gunicorn {self.server_cpu:.2f}, database + Redis {self.services_cpu:.2f}, "
+            f"client {self.client_cpu:.2f}, other {self.other_cpu:.2f} ({answers})"
         )
 
 
@@ -118,6 +123,10 @@ def _process_ticks(pid: int) -> int:
         return 0
     fields = stat.rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
+
+
+def _ticks(pids: list[int]) -> dict[int, int]:
+    return {pid: _process_ticks(pid) for pid in pids}
 
 
 def _tree_ticks(root: int) -> int:
@@ -238,9 +247,17 @@ def run_python(
     return phase, cpu
 
 
-def measure(client: str, server: subprocess.Popen[bytes], base: str, url: str, **kw) -> Phase:
-    """Warm up, then one measured phase with the machine's CPU split among server, load
-    generator and the rest."""
+def measure(
+    client: str,
+    server: subprocess.Popen[bytes],
+    services: Callable[[], list[int]],
+    base: str,
+    url: str,
+    **kw: Any,
+) -> Phase:
+    """Warm up, then one measured phase with the machine's CPU split among gunicorn, the
+    ``services`` (the pids of this benchmark's database backends and Redis), the load generator
+    and the rest."""
     run = run_wrk if client == "wrk" else run_python
     warmup = kw.pop("warmup")
     # The browser's cache already holds the answer: a page that polls got its 200 long ago.
@@ -248,14 +265,17 @@ def measure(client: str, server: subprocess.Popen[bytes], base: str, url: str, *
     if etag := first.headers.get("ETag"):
         kw["headers"] = {**kw["headers"], "If-None-Match": etag}
     run(base, url, **{**kw, "seconds": warmup})
-    busy, ours = _busy_ticks(), _tree_ticks(server.pid)
+    busy, ours, theirs = _busy_ticks(), _tree_ticks(server.pid), _ticks(services())
     started = time.perf_counter()
     phase, client_s = run(base, url, **kw)
     wall = time.perf_counter() - started
     busy, ours = _busy_ticks() - busy, _tree_ticks(server.pid) - ours
+    theirs = {pid: ticks - theirs.get(pid, 0) for pid, ticks in _ticks(services()).items()}
     phase.server_cpu = ours / TICK / wall
+    phase.services_cpu = sum(theirs.values()) / TICK / wall
     phase.client_cpu = client_s / wall
-    phase.other_cpu = max(0.0, busy / TICK / wall - phase.server_cpu - phase.client_cpu)
+    ours_all = phase.server_cpu + phase.services_cpu + phase.client_cpu
+    phase.other_cpu = max(0.0, busy / TICK / wall - ours_all)
     return phase
 
 
@@ -381,6 +401,14 @@ def main() -> None:
         trees.append(("this checkout", ROOT))
         for i, (label, tree) in enumerate(trees):
             servers[label] = start_gunicorn(tree, env, logs, tag=str(i))
+
+        def services() -> list[int]:
+            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", [pg_name]
+                ).fetchall()
+            return [redis.process.pid, *(pid for (pid,) in rows)]
+
         print(
             f"PostgreSQL {pg_name}, Redis {redis.url}; gunicorn {WORKERS} workers x {THREADS} "
             f"threads per server; load from {client}, {args.pollers} connections and sessions; "
@@ -398,9 +426,10 @@ def main() -> None:
             for label, _ in order:
                 server, base = servers[label]
                 poll = measure(
-                    client, server, base, poll_url, headers={"HX-Request": "true"}, **common
-                )
-                still = measure(client, server, base, static_url, headers={}, **common)
+                    client, server, services, base, poll_url, headers={"HX-Request": "true"},
+                    **common,
+                )  # fmt: skip
+                still = measure(client, server, services, base, static_url, headers={}, **common)
                 results[label].append((poll, still))
                 print(f"  {label}\n    poll:   {poll.line()}\n    static: {still.line()}")
         print(
@@ -409,7 +438,7 @@ def main() -> None:
         )
         print(
             "| code | poll req/s | poll p50 (ms) | poll p99 (ms) | poll CPU (ms/req) "
-            "| static req/s | static CPU (ms/req) | poll / static, rate | poll / static, CPU |"
+            "| static req/s | static CPU (ms/req) | poll / static: rate | poll / static: CPU |"
         )
         print("|---|---|---|---|---|---|---|---|---|")
         for label, _ in trees:
