@@ -231,9 +231,10 @@ RQ_QUEUES = {
     "local": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
 }
 # One cache for every web process, so allauth's rate limits hold across gunicorn workers.
+# Django's Redis backend, keeping its redis-py client instead of building one per operation.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "stemweb.lib.rediscache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "stemweb",
     }
