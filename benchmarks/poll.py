@@ -6,9 +6,10 @@ dropped afterwards), its own Redis (the bundled one, on a free port) and collect
 fills in one user, their team, a project and a running job, and signs the user in ``--pollers``
 times (real session rows and cookies: one browser each). It starts gunicorn as the Docker image
 does (2 workers x 4 threads) for this checkout and, with ``--baseline REV`` (default ``main``;
-``''`` for none), for the code at that git revision (``git archive``; same database, Redis and
-static files), both kept running. Then ``--rounds`` times, each server in turn (the order
-alternating from round to round) gets two phases of ``--seconds`` each after ``--warmup``:
+``''`` for none), for the code at that git revision (``git archive``; same database, with that
+revision's migrations applied too, same Redis and static files), both kept running. Then
+``--rounds`` times, each server in turn (the order alternating from round to round) gets two
+phases of ``--seconds`` each after ``--warmup``; an answer other than 200 or 304 stops the run:
 
 - the poll: ``--pollers`` connections on the job's status fragment (``GET /jobs/<id>/`` with
   ``HX-Request: true``), each request with the next session's cookie and ``If-None-Match`` with
@@ -276,6 +277,8 @@ def measure(
     phase.client_cpu = client_s / wall
     ours_all = phase.server_cpu + phase.services_cpu + phase.client_cpu
     phase.other_cpu = max(0.0, busy / TICK / wall - ours_all)
+    if unexpected := {code: n for code, n in phase.statuses.items() if code not in (200, 304)}:
+        raise RuntimeError(f"{base}{url} answered {unexpected}; see gunicorn's log (--keep)")
     return phase
 
 
@@ -397,7 +400,17 @@ def main() -> None:
                 ["git", "archive", args.baseline], cwd=ROOT, check=True, capture_output=True
             )
             subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-            trees.append((f"baseline ({args.baseline})", tree))
+            # Its own migrations too (the database is this checkout's so far): a newer baseline
+            # may add columns its code reads.
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput", "--skip-checks", "-v", "0"],
+                cwd=tree, env={**env, "PYTHONPATH": str(tree)}, check=True,
+            )  # fmt: skip
+            revision = subprocess.run(
+                ["git", "rev-parse", "--short", args.baseline],
+                cwd=ROOT, check=True, capture_output=True, text=True,
+            ).stdout.strip()  # fmt: skip
+            trees.append((f"baseline ({args.baseline} = {revision})", tree))
         trees.append(("this checkout", ROOT))
         for i, (label, tree) in enumerate(trees):
             servers[label] = start_gunicorn(tree, env, logs, tag=str(i))
