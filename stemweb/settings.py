@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # An unchanged job status poll from a session the view granted it: 304 before the rest.
+    "jobs.polling.StatusPollMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Under /api/: the bearer token's owner as the user (for the body limit), JSON errors.
@@ -231,9 +233,10 @@ RQ_QUEUES = {
     "local": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
 }
 # One cache for every web process, so allauth's rate limits hold across gunicorn workers.
+# Django's Redis backend, keeping its redis-py client instead of building one per operation.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "stemweb.lib.rediscache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "stemweb",
     }
@@ -241,6 +244,9 @@ CACHES = {
 # Sessions read from that cache, written through to the database (which keeps them across a
 # Redis restart): a poll every 2 s no longer reads its session row from PostgreSQL.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# How long the job view's grant lets jobs.polling.StatusPollMiddleware answer a session's
+# unchanged status polls with 304 before the session middleware (0: off, the view answers all).
+STEMWEB_POLL_GRANT_S = env_int("STEMWEB_POLL_GRANT_S", 30)
 RQ_SHOW_ADMIN_LINK = True
 # Enqueue at once: stemweb already enqueues from transaction.on_commit where it matters.
 RQ = {"COMMIT_MODE": "auto"}

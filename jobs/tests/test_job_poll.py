@@ -39,7 +39,7 @@ def test_an_unchanged_poll_gets_304_with_the_same_etag_and_renders_nothing(
     logged_in, running_job, django_assert_max_num_queries
 ):
     etag = poll(logged_in, running_job)["ETag"]
-    with django_assert_max_num_queries(2):  # the user, the job's state through the team
+    with django_assert_max_num_queries(2):  # jobs.polling answers with one (test_polling.py)
         response = poll(logged_in, running_job, etag)
     assert response.status_code == 304 and response["ETag"] == etag
     assert response.content == b"" and response.templates == []
@@ -95,3 +95,14 @@ def test_a_signed_out_poll_with_an_etag_is_sent_to_log_in(logged_in, running_job
     logged_in.logout()
     response = poll(logged_in, running_job, etag)
     assert response.status_code == 302 and reverse("account_login") in response["Location"]
+
+
+def test_the_view_renders_the_fragment_or_its_304_with_two_queries(
+    logged_in, running_job, django_assert_num_queries, settings
+):
+    settings.STEMWEB_POLL_GRANT_S = 0  # every poll to the view
+    with django_assert_num_queries(2):  # the session's user, the job through the membership
+        response = poll(logged_in, running_job)
+    assert response.status_code == 200
+    with django_assert_num_queries(2):
+        assert poll(logged_in, running_job, response["ETag"]).status_code == 304

@@ -11,8 +11,9 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.access import AuthenticatedHtmxHttpRequest, AuthenticatedHttpRequest
 from jobs.access import job_for_user, stem_for_user
 from jobs.models import SeparationJob
+from jobs.polling import job_etag, poll_grant
 from jobs.selectors import ab_compare
-from stemweb.lib.conditional import fragment_etag, not_modified, revalidate
+from stemweb.lib.conditional import not_modified, revalidate
 from stemweb.lib.serving import serve_stored
 
 
@@ -20,10 +21,15 @@ from stemweb.lib.serving import serve_stored
 @vary_on_headers("HX-Request")  # one URL, two renders: the page and its status fragment
 def job_detail(request: AuthenticatedHtmxHttpRequest, job_id: str) -> HttpResponseBase:
     """The job page; with ``HX-Request``, its status fragment. A running job's fragment carries
-    an ``ETag`` of what it shows, so a poll with nothing new gets a 304 without rendering."""
+    an ``ETag`` of what it shows, so a poll with nothing new gets a 304 without rendering, and
+    grants the session that poll for a while (``jobs.polling``: the next unchanged ones are
+    answered before the session middleware)."""
     job = job_for_user(request, job_id)
     polled = request.htmx and "part" not in request.GET
-    etag = status_etag(request, job) if polled and not job.is_terminal else None
+    etag = None
+    if polled and not job.is_terminal:
+        etag = job_etag(job, is_staff=request.user.is_staff)
+        poll_grant(request, job)
     if etag and (unchanged := not_modified(request, etag)) is not None:
         return unchanged
     context = {
@@ -51,25 +57,6 @@ def stem_file(request: AuthenticatedHttpRequest, stem_id: str) -> HttpResponseBa
     filename = f"{project_slug}-{stem.name}.{stem.format}"
     return serve_stored(
         request, stem.file, filename=filename, as_attachment="download" in request.GET
-    )
-
-
-def status_etag(request: AuthenticatedHttpRequest, job: SeparationJob) -> str:
-    """A strong ``ETag`` (quoted) of what a running job's status fragment shows: the job's
-    status, progress, times, error and review, the viewer's staff flag and the template's
-    source. The elapsed clock is not in it: ``static/js/polling.js`` ticks it from
-    ``data-started``."""
-    return fragment_etag(
-        "jobs/job_detail.html",
-        job.status,
-        f"{job.progress:.3f}",
-        job.started.isoformat() if job.started else "",
-        job.finished.isoformat() if job.finished else "",
-        job.error,
-        job.review_state,
-        job.review_note,
-        str(job.project.team.requires_review),
-        str(request.user.is_staff),
     )
 
 

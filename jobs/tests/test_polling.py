@@ -1,0 +1,192 @@
+"""The status poll's early answer (jobs.polling.StatusPollMiddleware): a session the job view
+granted gets its unchanged polls answered 304 before the session middleware, with one query; a
+changed job, a logged-out, removed, deactivated or re-passworded user, another browser, another
+user and anything but the status poll go on to the view."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Membership
+from jobs.models import SeparationJob
+from tests.fixtures import make_job
+
+Status = SeparationJob.Status
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def running_job(user, mixture):
+    job = make_job(user, mixture)
+    SeparationJob.objects.filter(pk=job.pk).update(
+        status=Status.RUNNING, progress=0.42, started=timezone.now()
+    )
+    return job
+
+
+def poll(client, job, etag=None, **extra):
+    headers = {**HTMX, **({"HTTP_IF_NONE_MATCH": etag} if etag else {}), **extra}
+    return client.get(reverse("job_detail", args=[job.pk]), **headers)
+
+
+def answered_early(response) -> bool:
+    """The middleware answered: the session middleware never saw the request."""
+    return not hasattr(response.wsgi_request, "session")
+
+
+def granted(client, job) -> str:
+    """Poll as the page does until the middleware answers; returns the ETag."""
+    etag = poll(client, job)["ETag"]  # the view: 200, and the grant
+    response = poll(client, job, etag)
+    assert response.status_code == 304 and answered_early(response)
+    return etag
+
+
+def test_an_unchanged_poll_is_answered_before_the_session_middleware_with_one_query(
+    logged_in, running_job, django_assert_num_queries
+):
+    first = poll(logged_in, running_job)
+    assert first.status_code == 200 and not answered_early(first)
+    with django_assert_num_queries(1):  # the job's state with the member's row
+        response = poll(logged_in, running_job, first["ETag"])
+    assert response.status_code == 304 and answered_early(response)
+    assert response["ETag"] == first["ETag"] and response.content == b""
+    assert "Set-Cookie" not in response.headers and response.templates == []
+
+
+def test_its_304_carries_the_views_headers(logged_in, running_job, settings):
+    settings.STEMWEB_POLL_GRANT_S = 0  # no grant: the view answers
+    etag = poll(logged_in, running_job)["ETag"]
+    by_view = poll(logged_in, running_job, etag)
+    assert by_view.status_code == 304 and not answered_early(by_view)
+    settings.STEMWEB_POLL_GRANT_S = 30
+    poll(logged_in, running_job, etag)  # the view grants
+    early = poll(logged_in, running_job, etag)
+    assert early.status_code == 304 and answered_early(early)
+    for header in ("ETag", "Cache-Control"):
+        assert early[header] == by_view[header], header
+    assert {v.strip() for v in early["Vary"].split(",")} == {
+        v.strip() for v in by_view["Vary"].split(",")
+    }
+
+
+def test_a_changed_job_gets_its_new_fragment_from_the_view(logged_in, running_job):
+    etag = granted(logged_in, running_job)
+    SeparationJob.objects.filter(pk=running_job.pk).update(progress=0.5)
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 200 and not answered_early(response)
+    assert "50 %" in response.content.decode() and response["ETag"] != etag
+    again = poll(logged_in, running_job, response["ETag"])
+    assert again.status_code == 304 and answered_early(again)
+
+
+def test_the_end_of_the_job_gets_the_final_fragment(logged_in, running_job):
+    etag = granted(logged_in, running_job)
+    running_job.refresh_from_db()
+    running_job.mark_failed("gave up")
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 200 and "gave up" in response.content.decode()
+    assert "hx-trigger" not in response.content.decode() and "ETag" not in response
+
+
+def test_after_logging_out_the_old_cookie_is_sent_to_log_in(logged_in, running_job):
+    etag = granted(logged_in, running_job)
+    session_key = logged_in.cookies[settings.SESSION_COOKIE_NAME].value
+    logged_in.logout()
+    logged_in.cookies[settings.SESSION_COOKIE_NAME] = session_key  # a copy kept somewhere
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 302 and reverse("account_login") in response["Location"]
+
+
+def test_another_browser_of_the_same_user_needs_its_own_grant(logged_in, user, running_job):
+    etag = granted(logged_in, running_job)
+    other_browser = Client()
+    other_browser.force_login(user)
+    response = poll(other_browser, running_job, etag)
+    assert response.status_code == 304 and not answered_early(response)  # the view, granting
+    assert answered_early(poll(other_browser, running_job, etag))
+
+
+def test_another_user_with_the_etag_gets_404(client, logged_in, other_user, running_job):
+    etag = granted(logged_in, running_job)
+    client.force_login(other_user)
+    response = poll(client, running_job, etag)
+    assert response.status_code == 404 and not answered_early(response)
+
+
+def test_a_member_removed_from_the_team_gets_404_at_once(
+    client, user, other_user, running_job, settings
+):
+    team = running_job.project.team
+    Membership.objects.create(team=team, user=other_user, role=Membership.Role.VIEWER)
+    client.force_login(other_user)
+    etag = granted(client, running_job)
+    Membership.objects.filter(team=team, user=other_user).delete()
+    response = poll(client, running_job, etag)  # the grant has 30 s left
+    assert response.status_code == 404 and not answered_early(response)
+
+
+def test_a_password_changed_elsewhere_logs_this_session_out_at_once(logged_in, user, running_job):
+    etag = granted(logged_in, running_job)
+    user.set_password("another-long-passphrase-43")
+    user.save()
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 302 and reverse("account_login") in response["Location"]
+    assert poll(logged_in, running_job, etag).status_code == 302  # the session is gone
+
+
+def test_a_deactivated_user_is_sent_to_log_in(logged_in, user, running_job):
+    etag = granted(logged_in, running_job)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 302 and not answered_early(response)
+
+
+def test_a_staff_flag_change_gets_a_new_fragment(logged_in, user, running_job):
+    etag = granted(logged_in, running_job)
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 200 and response["ETag"] != etag
+
+
+def test_the_grant_lapses_and_the_view_grants_again(logged_in, running_job, settings):
+    settings.STEMWEB_POLL_GRANT_S = 1
+    etag = granted(logged_in, running_job)
+    time.sleep(1.1)
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 304 and not answered_early(response)
+    assert answered_early(poll(logged_in, running_job, etag))
+
+
+def test_with_no_grant_time_the_view_answers_every_poll(logged_in, running_job, settings):
+    settings.STEMWEB_POLL_GRANT_S = 0
+    etag = poll(logged_in, running_job)["ETag"]
+    for _ in range(2):
+        response = poll(logged_in, running_job, etag)
+        assert response.status_code == 304 and not answered_early(response)
+
+
+def test_only_the_status_poll_is_answered_early(logged_in, running_job):
+    etag = granted(logged_in, running_job)
+    url = reverse("job_detail", args=[running_job.pk])
+    page = logged_in.get(url, HTTP_IF_NONE_MATCH=etag)  # the page itself, not htmx
+    assert page.status_code == 200 and "<html" in page.content.decode()
+    mixes = logged_in.get(url + "?part=mixes", HTTP_IF_NONE_MATCH=etag, **HTMX)
+    assert mixes.status_code == 200 and not answered_early(mixes)
+    posted = logged_in.post(url, HTTP_IF_NONE_MATCH=etag, **HTMX)
+    assert posted.status_code == 412 and not answered_early(posted)  # the view: precondition
+
+
+def test_a_host_not_allowed_is_refused_as_the_view_refuses_it(logged_in, running_job):
+    etag = granted(logged_in, running_job)
+    response = poll(logged_in, running_job, etag, HTTP_HOST="evil.example.com")
+    assert response.status_code == 400
