@@ -60,22 +60,25 @@ from typing import Any
 
 import httpx
 import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from served import (  # noqa: E402
+    PG_SERVER,
+    THREADS,
+    WORKERS,
+    drop_database,
+    recreate_database,
+    server_env,
+    start_gunicorn,
+    stop,
+)
+
 from stemweb.lib import embedded_redis  # noqa: E402
 
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-WORKERS, THREADS = 2, 4  # docker/entrypoint.sh's defaults (WEB_CONCURRENCY, GUNICORN_THREADS)
 WRK_THREADS = 2
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _pg_admin(statement: sql.Composed) -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5) as conn:
-        conn.execute(statement)
 
 
 @dataclass
@@ -283,37 +286,6 @@ def measure(
 
 
 # --- Servers ---------------------------------------------------------------------------------
-def start_gunicorn(
-    cwd: Path, env: dict[str, str], logs: Path, tag: str
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = embedded_redis.free_port()
-    log = (logs / f"gunicorn-{tag}.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")), "stemweb.wsgi",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--threads", str(THREADS),
-            "--timeout", "300", "--access-logfile", str(logs / f"access-{tag}.log"),
-        ],
-        cwd=cwd, env={**env, "PYTHONPATH": str(cwd)}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(base + "/accounts/login/", timeout=2)
-            return process, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"gunicorn did not answer; see {logs}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def _spread(values: list[float], fmt: str) -> str:
@@ -339,23 +311,11 @@ def main() -> None:
     logs = tmp / "logs"
     logs.mkdir()
     pg_name = "stemweb_bench_poll_" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
-    name = sql.Identifier(pg_name)
-    _pg_admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-    _pg_admin(sql.SQL("CREATE DATABASE {}").format(name))
+    database_url = recreate_database(pg_name)
     redis = embedded_redis.start(tmp / "redis", persist=False)
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "stemweb.settings",
-            "DATABASE_URL": f"{PG_SERVER}/{pg_name}",
-            "REDIS_URL": redis.url,
-            "STEMWEB_VAR_DIR": str(tmp / "var"),
-            "SECRET_KEY": "benchmark-only-" + "x" * 40,
-            "DEBUG": "false",
-            "STEMWEB_SANDBOX": "false",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = server_env(database_url, redis.url, tmp / "var")
         os.environ.update(env)
         import django
 
@@ -413,7 +373,7 @@ def main() -> None:
             trees.append((f"baseline ({args.baseline} = {revision})", tree))
         trees.append(("this checkout", ROOT))
         for i, (label, tree) in enumerate(trees):
-            servers[label] = start_gunicorn(tree, env, logs, tag=str(i))
+            servers[label] = start_gunicorn(env, logs, cwd=tree, tag=str(i))
 
         def services() -> list[int]:
             with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
@@ -479,7 +439,7 @@ def main() -> None:
 
         connections.close_all()
         redis.stop()
-        _pg_admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        drop_database(pg_name)
         if args.keep:
             print(f"kept {tmp}")
         else:

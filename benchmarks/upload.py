@@ -43,19 +43,24 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import psycopg
 import soundfile as sf
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from served import (  # noqa: E402
+    THREADS,
+    WORKERS,
+    drop_database,
+    recreate_database,
+    server_env,
+    start_gunicorn,
+    stop,
+)
+
 from stemweb.lib import embedded_redis  # noqa: E402
 
 SHARED = Path(os.environ.get("STEMWEB_SHARED_DIR", ROOT.parent / "shared"))
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-WORKERS, THREADS = 2, 4  # docker/entrypoint.sh's defaults (WEB_CONCURRENCY, GUNICORN_THREADS)
 MB = 1024 * 1024  # as STEMWEB_MAX_UPLOAD_MB counts
 CHUNK = MB  # what the client sends at a time
 UPLOAD_URL = "/projects/new/"
@@ -66,11 +71,6 @@ _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 def _interrupted(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through the finally that cleans up
-
-
-def _pg_admin(statement: sql.Composed) -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5) as conn:
-        conn.execute(statement)
 
 
 def write_wav(path: Path, size: int) -> float:
@@ -106,41 +106,6 @@ def reset_peak(pid: int) -> None:
 def gunicorn_workers(master: int) -> list[int]:
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     return [int(pid) for pid in children]
-
-
-def start_gunicorn(env: dict[str, str], logs: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = embedded_redis.free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")), "stemweb.wsgi",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--threads", str(THREADS),
-            "--timeout", "300", "--access-logfile", str(logs / "access.log"),
-            "--access-logformat", ACCESS_FORMAT,
-        ],
-        cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
-        stdout=(logs / "gunicorn.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(base + "/accounts/login/", timeout=2)
-            if len(gunicorn_workers(process.pid)) == WORKERS:
-                return process, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"gunicorn did not answer; see {logs}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class Browser:
@@ -241,24 +206,12 @@ def main() -> int:
     logs = tmp / "logs"
     logs.mkdir()
     pg_name = "stemweb_bench_upload_" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
-    name = sql.Identifier(pg_name)
     redis = None
     server: subprocess.Popen[bytes] | None = None
     try:
-        _pg_admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        _pg_admin(sql.SQL("CREATE DATABASE {}").format(name))
+        database_url = recreate_database(pg_name)
         redis = embedded_redis.start(tmp / "redis", persist=False)
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "stemweb.settings",
-            "DATABASE_URL": f"{PG_SERVER}/{pg_name}",
-            "REDIS_URL": redis.url,
-            "STEMWEB_VAR_DIR": str(tmp / "var"),
-            "SECRET_KEY": "benchmark-only-" + "x" * 40,
-            "DEBUG": "false",
-            "STEMWEB_SANDBOX": "false",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = server_env(database_url, redis.url, tmp / "var")
         os.environ.update(env)
         import django
 
@@ -297,7 +250,12 @@ def main() -> int:
             flush=True,
         )
 
-        server, base = start_gunicorn(env, logs)
+        server, base = start_gunicorn(
+            env,
+            logs,
+            extra_args=["--access-logformat", ACCESS_FORMAT],
+            ready=lambda process: len(gunicorn_workers(process.pid)) == WORKERS,
+        )
         workers = gunicorn_workers(server.pid)
         access_log = logs / "access.log"
         warm = Browser(base, sessions["warm-up"])
@@ -376,7 +334,7 @@ def main() -> int:
             connections.close_all()
         if redis is not None:
             redis.stop()
-        _pg_admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        drop_database(pg_name)
         if args.keep:
             print(f"kept {tmp}")
         else:
