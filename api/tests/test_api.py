@@ -16,6 +16,7 @@ from api.models import ApiToken
 from jobs.forms import UploadForm
 from jobs.models import SeparationJob
 from library.models import Folder, Project
+from library.services import folder_create
 from providers.stemsets import StemSet
 from tests.fixtures import (
     make_finished_job,
@@ -90,8 +91,6 @@ def test_an_upload_makes_a_project_and_a_queued_job_that_can_be_read(api, ada, m
 
 
 def test_an_upload_is_filed_in_the_folder_it_names_in_its_own_team_only(api, ada, mixture):
-    from library.services import folder_create
-
     client = api(make_token(ada))
     album = folder_create(team=Membership.objects.get(user=ada).team, parent=None, name="Album")
     filed = _upload(client, mixture, folder=str(album.public_id))

@@ -64,7 +64,7 @@ def test_several_files_upload_with_progress_into_the_folder_and_one_is_refused(
     assert rows.locator("progress").evaluate_all("ps => ps.map(p => p.value)") == [100] * 3
     assert rows.locator(".upload-state").all_inner_texts() == ["Queued", "Refused", "Queued"]
     assert "not an audio file" in rows.nth(1).inner_text()
-    jobs = list(SeparationJob.objects.order_by("pk"))
+    jobs = list(SeparationJob.objects.order_by("project__pk"))  # ids are random UUIDs
     assert [j.project.original_filename for j in jobs] == ["mixture.flac", "mixture.mp3"]
     assert {j.stem_set for j in jobs} == {"vocals_instrumental"}
     assert set(Project.objects.values_list("folder", flat=True)) == {album.pk}

@@ -13,6 +13,7 @@ from django.urls import reverse
 from accounts.models import Membership
 from jobs.models import SeparationJob
 from library.models import Project
+from library.services import folder_create
 from tests.fixtures import DEV01, flac_claiming, make_user, write_flac
 
 BAD_UPLOADS = {
@@ -192,8 +193,6 @@ def _team(user):
 
 
 def test_opened_from_a_folder_the_upload_files_the_project_there(logged_in, user, mixture):
-    from library.services import folder_create
-
     album = folder_create(team=_team(user), parent=None, name="Album")
     mixes = folder_create(team=_team(user), parent=album, name="Mixes")
     page = logged_in.get(reverse("upload") + f"?folder={mixes.public_id}").content.decode()
@@ -206,8 +205,6 @@ def test_opened_from_a_folder_the_upload_files_the_project_there(logged_in, user
 
 
 def test_another_teams_folder_is_not_a_choice(logged_in, mixture):
-    from library.services import folder_create
-
     stranger = make_user("stranger@example.com")
     theirs = folder_create(team=_team(stranger), parent=None, name="Theirs")
     page = logged_in.get(reverse("upload") + f"?folder={theirs.public_id}").content.decode()
