@@ -1,6 +1,7 @@
 """axe-core (npm, tests only) in Debian's chromium on every page stemweb serves: no serious or
 critical violations. The pages are found by walking the URL patterns, as the access walk does: a
-route that answers a full HTML page and is not checked here fails the test."""
+route that answers a full HTML page and is not checked here fails the test. The staff's admin
+pages (jobs are reviewed there) are checked too."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 READY = {"api-v1:openapi-view": ".swagger-ui .opblock"}
 # Reached only through a mailed link: checked by following the mail in the signed-out test.
 MAILED = {"account_confirm_email", "account_reset_password_from_key"}
-# Not stemweb's pages: Django's admin and django-rq's (staff tools), and the API's machine
-# endpoints (its docs page is checked). Provider callbacks and signed links answer files or JSON.
+# Not walked: Django's admin and django-rq's pages (the staff's pages among them are checked in
+# test_no_serious_or_critical_violations_for_staff), provider callbacks and signed links. The
+# API's endpoints answer JSON, so the walk passes them by; its docs page is a page.
 NOT_OURS = ("admin/", "django-rq/", "hooks/", "signed/")
 
 
@@ -256,3 +258,29 @@ def test_no_serious_or_critical_violations_signed_out(
     found = {label: v for label, v in found.items() if v}
     assert found == {}, pformat(found, width=200)
     assert csp_violations == []
+
+
+def _admin_pages(world) -> dict[str, str]:
+    """The staff's pages: Django's admin, where jobs are reviewed, and the queue pages."""
+    return {
+        "admin:index": reverse("admin:index"),
+        "admin:jobs_separationjob_changelist": reverse("admin:jobs_separationjob_changelist"),
+        "admin:jobs_separationjob_change": reverse(
+            "admin:jobs_separationjob_change", args=[world["job_id"]]
+        ),
+        "queue_health": reverse("queue_health"),
+        "django_rq:home": reverse("django_rq:home"),
+    }
+
+
+def test_no_serious_or_critical_violations_for_staff(page, live_server, world, axe_source):
+    page.set_default_timeout(20_000)
+    _sign_in(page, live_server, world["owner"])
+    found = {}
+    for label, path in _admin_pages(world).items():
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, f"{label}: {response.status}"
+        page.wait_for_selector("#content, main")
+        found[label] = axe_violations(page, axe_source)
+    found = {label: v for label, v in found.items() if v}
+    assert found == {}, pformat(found, width=200)
