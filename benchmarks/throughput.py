@@ -15,10 +15,12 @@ committed at once. For each number of workers:
   provider records on each job (a note event: model loading plus separation);
 - CAMB.AI: the jobs are submitted while the sandbox's work threads are held busy, so every task
   stays pending. Once all wait on the provider, the workers' state in Redis is sampled every
-  50 ms for ``--wait-s`` seconds: busy workers (mean and max), the status checks RQ ran and what
-  each cost. Then the sandbox is let go, and jobs per minute count from then to the last end.
-  Provider time per job runs from the answer to its submission to the sandbox finishing the
-  task (seen by a 50 ms watcher); the poll wait from then to the check that saw SUCCESS.
+  50 ms for ``--wait-s`` seconds: busy workers (mean and max), the status checks the checker
+  process ran (``manage.py checker``, which the world starts beside the workers) and its CPU time
+  per check, and any checks the workers ran. Then the sandbox is let go, and jobs per minute
+  count from then to the last end. Provider time per job runs from the answer to its
+  submission to the sandbox finishing the task (seen by a 50 ms watcher); the poll wait from
+  then to the check that saw SUCCESS.
 
 It prints these per round, a Markdown table, and the second worker's speed-up.
 
@@ -124,8 +126,10 @@ class Round:
     camb_submit_s: float = 0.0
     busy_mean: float = 0.0
     busy_max: int = 0
-    checks: int = 0
+    checks: int = 0  # status checks RQ ran (none while the checker runs)
     check_horse_s: float = 0.0  # median time of one check in the work-horse
+    checker_checks: int = 0  # status checks the checker process ran
+    checker_cpu_ms: float = 0.0  # the checker's CPU time per check
     problems: list[str] = field(default_factory=list)
 
 
@@ -232,13 +236,22 @@ class Bench:
         from rq.registry import FinishedJobRegistry
 
         from jobs import queues
+        from jobs.models import SeparationJob
 
+        waiting = SeparationJob.objects.filter(status=SeparationJob.Status.RUNNING)
+        checked_before = sum(waiting.values_list("checks", flat=True))
+        checker = self.world.children["checker"].process
+        assert checker is not None
+        cpu_before = _cpu_s(checker.pid)
         self.watcher.samples.clear()
         self.watcher.recording.set()
         began = time.time()
         self.world.wait(lambda: time.time() - began >= self.wait_s, self.wait_s + 30, "time")
         self.watcher.recording.clear()
         ended = time.time()
+        result.checker_checks = sum(waiting.values_list("checks", flat=True)) - checked_before
+        cpu = _cpu_s(checker.pid) - cpu_before
+        result.checker_cpu_ms = cpu / max(result.checker_checks, 1) * 1000
         samples = [busy for _, busy, _ in self.watcher.samples]
         result.busy_mean = statistics.mean(samples)
         result.busy_max = max(samples)
@@ -252,6 +265,13 @@ class Bench:
                 horse.append((rq_job.ended_at - rq_job.started_at).total_seconds())
         result.checks = len(horse)
         result.check_horse_s = statistics.median(horse) if horse else 0.0
+        result.checker_checks -= result.checks  # what the workers' checks counted
+
+
+def _cpu_s(pid: int) -> float:
+    """The user and system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def _camb_job(self, job: Any, result: Round) -> None:
         events = list(job.events.all())
@@ -295,9 +315,10 @@ def report(result: Round, jobs: int, wait_s: float) -> None:
     print(f"  CAMB.AI: {jobs} submitted in {r.camb_submit_s:.1f} s")
     print(
         f"    while all {jobs} waited {wait_s:.0f} s on the sandbox: busy workers mean "
-        f"{r.busy_mean:.3f}, max {r.busy_max}; {r.checks} checks ran "
-        f"({r.checks / wait_s:.1f}/s), {r.check_horse_s * 1000:.0f} ms each in the work-horse "
-        f"(median), {r.busy_mean * wait_s / max(r.checks, 1) * 1000:.0f} ms of worker time each"
+        f"{r.busy_mean:.3f}, max {r.busy_max}; the checker ran {r.checker_checks} checks "
+        f"({r.checker_checks / wait_s:.1f}/s, {r.checker_cpu_ms:.1f} ms of its CPU each); "
+        f"the workers ran {r.checks}"
+        + (f" ({r.check_horse_s * 1000:.0f} ms each in the work-horse, median)" if r.checks else "")
     )
     print(f"    after the sandbox was let go: {r.camb_rate:.1f} jobs/min")
     print(f"    provider time {_spread(r.camb_provider)}; poll wait {_spread(r.camb_poll_wait)}")

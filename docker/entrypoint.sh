@@ -1,7 +1,8 @@
 #!/bin/sh
 # `web` (default): migrate, then gunicorn on :8000. `worker`: one recovery pass, then one RQ
 # worker on the default and local queues with the scheduler. `cron`: RQ's cron scheduler, which
-# runs recovery every minute (run one or more; passes take a lock). Anything else runs as given.
+# runs recovery every minute (run one or more; passes take a lock). `checker`: polls the providers
+# of remote jobs whose status check is due (one or more). Anything else runs as given.
 set -e
 case "$1" in
   web)
@@ -17,6 +18,9 @@ case "$1" in
     ;;
   cron)
     exec python manage.py rqcron stemweb.cron
+    ;;
+  checker)
+    exec python manage.py checker
     ;;
   *)
     exec "$@"

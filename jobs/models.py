@@ -111,6 +111,8 @@ class SeparationJob(models.Model):
             models.Index(fields=["status", "created"]),
             models.Index(fields=["project", "-created"]),
             models.Index(fields=["status", "lease_until"]),
+            # The checks that are due (jobs.checker, twice a second).
+            models.Index(fields=["status", "next_check_at"]),
             # The jobs a person started that ended since a time (their pages' notifications).
             models.Index(fields=["created_by", "finished"]),
         ]

@@ -7,6 +7,7 @@ so a worker never sees a row that is not committed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ from typing import Any
 
 import django_rq
 from django.db import transaction
-from redis.exceptions import LockError
+from redis import Redis
+from redis.exceptions import LockError, RedisError
 from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
@@ -26,6 +28,8 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT = "default"  # orchestration: polls, collection, webhooks
 LOCAL = "local"  # CPU-heavy work on the worker: the local engine, renditions, mixes
@@ -43,6 +47,11 @@ RECONCILE = "jobs.tasks.reconcile"  # every minute, from the cron scheduler (ste
 RESULT_TTL_S = 3600  # how long RQ keeps a finished task's result
 FAILURE_TTL_S = 7 * 86400  # how long RQ keeps a failed task for staff to read
 _WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def redis() -> Redis:
+    """The Redis connection RQ uses (``REDIS_URL``)."""
+    return django_rq.get_connection(DEFAULT)
 
 
 def enqueue(
@@ -64,6 +73,17 @@ def enqueue(
         transaction.on_commit(send, robust=True)
     else:
         send()
+
+
+def enqueue_if_reachable(task: str, *args: Any, queue: str = DEFAULT) -> bool:
+    """Run ``task(*args)`` on ``queue`` now; False, logged, when Redis does not answer (for
+    callers that can try again later, such as the checker)."""
+    try:
+        _enqueue_now(task, args, queue, 0, None)
+    except RedisError:
+        log.warning("could not enqueue %s%r: Redis did not answer", task, args, exc_info=True)
+        return False
+    return True
 
 
 def _enqueue_now(

@@ -5,9 +5,10 @@
   container's address, it speaks plain HTTP, and it must stay cheap (one ``SELECT 1``, one Redis
   ``PING``). 200 ``{"database": "ok", "redis": "ok"}`` when both answer, else 503 with the
   failing one's error in its place.
-- ``manage.py worker_alive`` / ``cron_alive`` (worker, cron scheduler): whether an RQ worker (a
-  cron scheduler) registered from this host, whose process still runs here, has a heartbeat in
-  Redis younger than its TTL. :func:`worker_alive` and :func:`cron_alive` return the answer as
+- ``manage.py worker_alive`` / ``cron_alive`` / ``checker_alive`` (worker, cron scheduler,
+  checker): whether an RQ worker (a cron scheduler, a checker) registered from this host, whose
+  process still runs here, has a heartbeat in Redis younger than its TTL. :func:`worker_alive`,
+  :func:`cron_alive` and :func:`checker_alive` return the answer as
   ``(alive, one line saying why)``.
 """
 
@@ -28,6 +29,8 @@ from redis.exceptions import RedisError
 from rq import Worker
 from rq.cron import CronScheduler
 from rq.defaults import DEFAULT_CRON_SCHEDULER_TTL
+
+from jobs.checker import HEARTBEAT_KEY, HEARTBEAT_TTL_S
 
 HEALTH_PATH = "/healthz"
 # A probe waits at most this long for each of Redis's connect and answer.
@@ -156,3 +159,30 @@ def cron_alive(
             age = (now - beat).total_seconds()
             return True, f"cron scheduler {scheduler.name} alive (heartbeat {age:.0f} s ago)"
     return False, f"cron scheduler on {hostname}: no heartbeat in the last {ttl.seconds} s"
+
+
+def checker_alive(
+    *, connection: Redis, hostname: str | None = None, now: datetime | None = None
+) -> tuple[bool, str]:
+    """Whether a checker registered from ``hostname`` (default: this host), with its process
+    still running here, beat in the last ``HEARTBEAT_TTL_S`` seconds (``jobs.checker.beat``).
+    Returns (alive, reason)."""
+    hostname = hostname or socket.gethostname()
+    now = now or datetime.now(UTC)
+    try:
+        keys = list(connection.scan_iter(HEARTBEAT_KEY.format(host=hostname, pid="*")))
+        beats = {key: connection.get(key) for key in keys}
+    except RedisError as exc:
+        return False, f"Redis unreachable: {_one_line(exc)}"
+    for key, value in beats.items():
+        pid = int(_text(key).rsplit(":", 1)[1])
+        if value is None or not _process_runs(pid):
+            continue
+        age = (now - datetime.fromisoformat(_text(value))).total_seconds()
+        if age < HEARTBEAT_TTL_S:
+            return True, f"checker {pid} alive (heartbeat {age:.0f} s ago)"
+    return False, f"no running checker on host {hostname} beat in the last {HEARTBEAT_TTL_S} s"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

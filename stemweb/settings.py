@@ -299,6 +299,12 @@ STEMWEB_LEASE_S = float(env_str("STEMWEB_LEASE_S") or 30)
 # render, a webhook delivery) may be with nothing in RQ before it counts as lost.
 STEMWEB_RECONCILE_EVERY_S = env_int("STEMWEB_RECONCILE_EVERY_S", 60)
 STEMWEB_RECOVERY_GRACE_S = float(env_str("STEMWEB_RECOVERY_GRACE_S") or 60)
+# Remote jobs' status checks: polled by the checker process (`manage.py checker`, jobs.checker)
+# in this many threads, so no RQ worker is taken while jobs wait on a provider. False: each
+# check is a task scheduled with RQ, run by the workers (recovery does that anyway for a check
+# overdue by the grace above, e.g. while no checker runs).
+STEMWEB_CHECKER = env_bool("STEMWEB_CHECKER", True)
+STEMWEB_CHECKER_THREADS = env_int("STEMWEB_CHECKER_THREADS", 8)
 # The local engine: where its converted model files live (`make models` fills it), and how many
 # threads one job may use (workers x threads should match the cores).
 STEMWEB_MODEL_DIR = Path(env_str("STEMWEB_MODEL_DIR") or VAR_DIR / "models")

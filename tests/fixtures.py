@@ -523,12 +523,17 @@ def providers(sandbox, live_server, settings):
 
 
 def work_due(queue_names=("default", "local")) -> None:
-    """One pass of what a worker started ``--with-scheduler`` does: move scheduled jobs that
-    are due (``enqueue_in``) onto their queues, then run every queued job with a real RQ worker.
+    """One pass of what the checker and a worker started ``--with-scheduler`` do: check the
+    remote jobs that are due (``jobs.checker.check_due``), move scheduled RQ jobs that are due
+    (``enqueue_in``) onto their queues, then run every queued job with a real RQ worker.
     """
 
     from rq import SimpleWorker
     from rq.registry import ScheduledJobRegistry
+
+    from jobs.checker import check_due
+
+    check_due()
 
     queues = [django_rq.get_queue(name) for name in queue_names]
     for queue in queues:

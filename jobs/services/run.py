@@ -1,7 +1,10 @@
 """Running a job: enqueue it, claim it, and move it one step at a time (submit, poll, collect).
 
-No worker waits on a provider: every pending poll is a check scheduled with RQ, and a transient
-provider error is retried later with exponential backoff, a bounded number of times.
+No worker waits on a provider. A job's next status check is a time on its row
+(``next_check_at``): the checker process (``jobs.checker``, ``manage.py checker``) polls the
+providers of due jobs, many at once, and hands a finished job to a worker to collect; with
+``STEMWEB_CHECKER`` off, each check is a task scheduled with RQ instead. A transient provider
+error is retried later with exponential backoff, a bounded number of times.
 """
 
 from __future__ import annotations
@@ -83,22 +86,26 @@ def job_run(*, job_id: str) -> None:
         _step(job, provider)
 
 
-def job_check(*, job_id: str) -> None:
-    """A scheduled (or callback-triggered) check of a running job: poll, collect, or wait.
+def job_check(*, job_id: str, collect_here: bool = True) -> bool:
+    """A due (or callback-triggered) check of a running job: poll, collect, or wait.
 
-    The check claims the job's lease first: while another worker polls or collects it, this
-    check does nothing (that worker schedules the next one).
+    The check claims the job's lease first: while another process polls or collects it, this
+    check does nothing (that process schedules the next one) and returns False. With
+    ``collect_here`` False (the checker), a job its provider reports finished is handed to a
+    worker to collect instead of being collected here.
     """
     token = job_claim(job_id)
     if token is None:
-        return
+        return False
     with lease_kept(job_id, token):
         job = SeparationJob.objects.select_related("project__team").get(pk=job_id)
-        _step(job, get_provider(job.provider))
+        _step(job, get_provider(job.provider), collect_here=collect_here)
+    return True
 
 
-def _step(job: SeparationJob, provider: Provider) -> None:
-    """Move a running job one step: submit if not yet submitted, else poll; collect when done.
+def _step(job: SeparationJob, provider: Provider, *, collect_here: bool = True) -> None:
+    """Move a running job one step: submit if not yet submitted, else poll; collect when done
+    (or, without ``collect_here``, hand it to a worker to collect).
 
     Every outcome leaves the job terminal or with its next check scheduled; an error never
     leaves it running without one, except losing the database, after which recovery takes the
@@ -118,6 +125,9 @@ def _step(job: SeparationJob, provider: Provider) -> None:
                 f"{provider.label} did not finish within {minutes:.0f} minutes.",
                 status=Status.TIMED_OUT,
             )
+            return
+        if not job.provider_task_id and not collect_here:
+            _hand_over(job)  # a submission retried after a transient error: it uploads
             return
         with tempfile.TemporaryDirectory(prefix="stemweb-job-") as tmp:
             ctx = _context(job, provider, Path(tmp), progress)
@@ -146,8 +156,10 @@ def _step(job: SeparationJob, provider: Provider) -> None:
                 job_fail(
                     job, poll.reason or f"{provider.label} timed out.", status=Status.TIMED_OUT
                 )
-            else:
+            elif collect_here:
                 collect(job, provider, ctx)
+            else:
+                _hand_over(job)
     except JobCanceled:
         log.info("job %s was canceled while running", job.pk)
     except ProviderError as exc:
@@ -219,11 +231,27 @@ def _poll_delay(provider: Provider, checks: int) -> float:
 
 
 def _schedule_check(job: SeparationJob, delay_s: float) -> None:
-    """Check the job again in ``delay_s`` seconds; the row records when, so recovery can tell
-    a lost check from one that is not due yet."""
+    """Check the job again in ``delay_s`` seconds. The row records when: the checker finds due
+    jobs by it, and recovery tells a lost check from one that is not due yet. Without the
+    checker (``STEMWEB_CHECKER`` off) the check is also scheduled with RQ."""
     due = timezone.now() + timedelta(seconds=delay_s)
     SeparationJob.objects.filter(pk=job.pk).update(next_check_at=due)
-    queues.enqueue(queues.CHECK_JOB, str(job.pk), delay_s=delay_s, on_commit=False)
+    if not settings.STEMWEB_CHECKER:
+        queues.enqueue(queues.CHECK_JOB, str(job.pk), delay_s=delay_s, on_commit=False)
+
+
+def _hand_over(job: SeparationJob) -> None:
+    """Have a worker collect a job its provider reports finished (the worker polls once more,
+    then collects), or submit one whose submission is to be retried. Until then the checker
+    leaves it alone: its next check is pushed past recovery's grace, after which recovery asks
+    a worker again if the first was lost. When Redis does not answer, the checker tries again
+    after a poll interval."""
+    if queues.enqueue_if_reachable(queues.CHECK_JOB, str(job.pk)):
+        wait_s = settings.STEMWEB_RECOVERY_GRACE_S
+    else:  # Redis is down: the checker tries again in a poll interval
+        wait_s = get_provider(job.provider).poll_interval_s
+    due = timezone.now() + timedelta(seconds=wait_s)
+    SeparationJob.objects.filter(pk=job.pk).update(next_check_at=due)
 
 
 def job_check_now(*, job: SeparationJob) -> None:

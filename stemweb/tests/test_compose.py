@@ -14,19 +14,21 @@ yaml = pytest.importorskip("yaml", reason="PyYAML is a dev dependency (pyproject
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
-LONG_RUNNING = ["web", "proxy", "worker", "cron", "postgres", "redis", "minio"]
+LONG_RUNNING = ["web", "proxy", "worker", "cron", "checker", "postgres", "redis", "minio"]
 
 
 def test_it_has_the_services():
     assert set(SERVICES) == {*LONG_RUNNING, "migrate", "createbucket"}
-    for name in ("web", "worker", "cron", "migrate"):
+    for name in ("web", "worker", "cron", "checker", "migrate"):
         assert SERVICES[name]["build"] == "."
     assert SERVICES["web"]["command"] == ["web"]
     assert SERVICES["worker"]["command"] == ["worker"]
     assert SERVICES["cron"]["command"] == ["cron"]
+    assert SERVICES["checker"]["command"] == ["checker"]
     entrypoint = (ROOT / "docker" / "entrypoint.sh").read_text()
-    for command in ("web)", "worker)", "cron)"):
+    for command in ("web)", "worker)", "cron)", "checker)"):
         assert command in entrypoint
+    assert "exec python manage.py checker" in entrypoint
 
 
 def test_two_web_replicas_sit_behind_one_published_port():
@@ -50,6 +52,7 @@ def test_every_long_running_service_has_a_healthcheck_and_restarts():
     assert "/healthz" in " ".join(SERVICES["web"]["healthcheck"]["test"])
     assert SERVICES["worker"]["healthcheck"]["test"][-2:] == ["manage.py", "worker_alive"]
     assert SERVICES["cron"]["healthcheck"]["test"][-2:] == ["manage.py", "cron_alive"]
+    assert SERVICES["checker"]["healthcheck"]["test"][-2:] == ["manage.py", "checker_alive"]
     assert "pg_isready" in SERVICES["postgres"]["healthcheck"]["test"][1]
     assert SERVICES["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
 
@@ -75,7 +78,9 @@ def test_the_app_waits_for_healthy_services_and_the_bucket():
 
 
 def test_the_app_shares_one_configuration():
-    environments = [SERVICES[name]["environment"] for name in ("web", "worker", "cron", "migrate")]
+    environments = [
+        SERVICES[name]["environment"] for name in ("web", "worker", "cron", "checker", "migrate")
+    ]
     assert all(env == environments[0] for env in environments)
     env = environments[0]
     for name in ("SECRET_KEY", "STEMWEB_FERNET_KEYS", "DATABASE_URL", "REDIS_URL"):

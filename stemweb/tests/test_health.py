@@ -1,9 +1,10 @@
-"""/healthz for the web, and the worker's and cron scheduler's liveness commands, against the
-test run's real database and Redis."""
+"""/healthz for the web, and the worker's, cron scheduler's and checker's liveness commands,
+against the test run's real database and Redis."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -17,6 +18,7 @@ from rq.cron import CronScheduler
 from rq.cron_scheduler_registry import get_registry_key
 from rq.utils import now, utcformat
 
+from jobs.checker import HEARTBEAT_KEY, HEARTBEAT_TTL_S, beat
 from stemweb.worker import StemwebWorker
 from tests.fixtures import ROOT
 
@@ -167,3 +169,34 @@ def test_cron_alive_fails_when_the_heartbeat_is_stale(cron, redis):
     redis.zadd(get_registry_key(), {cron.name: (now() - timedelta(seconds=300)).timestamp()})
     with pytest.raises(CommandError, match="no heartbeat in the last 120 s"):
         call_command("cron_alive")
+
+
+def _checker_alive() -> str:
+    call_command("checker_alive", stdout=(out := _Out()))
+    return out.text
+
+
+def test_checker_alive_passes_after_a_beat_from_a_running_process(redis):
+    beat(redis)
+    assert f"checker {os.getpid()} alive" in _checker_alive()
+
+
+def test_checker_alive_fails_with_no_checker(redis):
+    with pytest.raises(CommandError, match="no running checker on host") as caught:
+        _checker_alive()
+    assert caught.value.returncode == 1
+
+
+def test_checker_alive_fails_when_the_beat_is_older_than_its_ttl(redis):
+    beat(redis, now=now() - timedelta(seconds=HEARTBEAT_TTL_S + 5))
+    with pytest.raises(CommandError, match="no running checker"):
+        _checker_alive()
+
+
+def test_checker_alive_fails_when_the_beating_process_is_gone(redis):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    key = HEARTBEAT_KEY.format(host=socket.gethostname(), pid=gone.pid)
+    redis.set(key, now().isoformat(), ex=HEARTBEAT_TTL_S)
+    with pytest.raises(CommandError, match="no running checker"):
+        _checker_alive()

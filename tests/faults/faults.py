@@ -216,6 +216,30 @@ def provider_500(lab: Lab) -> Outcome:
     return outcome
 
 
+def checker_sigkill(lab: Lab) -> Outcome:
+    """SIGKILL the checker while CAMB.AI jobs wait on their provider; the provider finishes
+    while no checker runs. The supervisor starts it again; the jobs are checked, collected
+    once, and submitted once."""
+    world = lab.world
+    outcome = Outcome("SIGKILL of the checker while jobs wait")
+    tasks = lab.sandbox_tasks()
+    with lab.provider_busy() as release:
+        outcome.jobs = [lab.job("camb", source) for source in lab.short[:2]]
+        for pk in outcome.jobs:
+            lab.waiting_on_provider(pk)
+        checked = sum(lab.row(pk).checks for pk in outcome.jobs)
+        killed = world.children["checker"].kill_tree()
+        outcome.t0 = now()
+        release.set()
+    lab.wait_done(outcome)
+    outcome.notes.append(
+        f"{killed} process killed after {checked} checks; started again by the supervisor "
+        f"{len(world.children['checker'].exits)} time(s)"
+    )
+    outcome.sandbox_tasks = lab.sandbox_tasks() - tasks
+    return outcome
+
+
 def webhook_down(lab: Lab) -> Outcome:
     """The team's webhook receiver refuses connections for 20 minutes (scaled like the retry
     delays, by STEMWEB_WEBHOOK_RETRY_SCALE), then comes back: each ended job is delivered once."""
@@ -266,5 +290,6 @@ ALL = [
     redis_stopped,
     postgres_terminated,
     provider_500,
+    checker_sigkill,
     webhook_down,
 ]

@@ -38,6 +38,7 @@ MANAGE = [sys.executable, str(ROOT / "manage.py")]
 WORKER = [*MANAGE, "rqworker", "default", "local", "--with-scheduler"]
 WORKER += ["--worker-class", "stemweb.worker.StemwebWorker"]
 CRON = [*MANAGE, "rqcron", "stemweb.cron"]
+CHECKER = [*MANAGE, "checker"]
 RECOVER = [*MANAGE, "recover_jobs"]
 
 # Time, scaled so a fault recovers in seconds (production defaults in brackets): a lease lapses
@@ -164,6 +165,7 @@ class World:
         self.children = {
             "worker": Child("worker", WORKER, child_env, self.logs, before=[RECOVER]),
             "cron": Child("cron", CRON, child_env, self.logs),
+            "checker": Child("checker", CHECKER, child_env, self.logs),
         }
         for child in self.children.values():
             child.start()
