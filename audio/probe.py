@@ -276,7 +276,7 @@ class Decoder:
             for block in self._source:
                 self.decoded += len(block)
                 if len(block):
-                    self.peak = max(self.peak, float(np.abs(block).max()))
+                    self.peak = max(self.peak, float(block.max()), -float(block.min()))
                 if keep is not None:
                     block = block[: max(keep - (self.decoded - len(block)), 0)]
                 if len(block):
