@@ -165,53 +165,183 @@ def probe(
             that does not give the length or gives less than the file holds. The message says
             which, in plain words.
     """
-    if os.path.getsize(path) == 0:
-        raise AudioError("The file is empty (0 bytes).")
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        return _probe_ffmpeg(path, limits, budget_s)
-    if info.format not in _SNDFILE_FORMATS:
-        raise AudioError(
-            f"{info.format_info or info.format} files are not supported. Upload {ACCEPTED_LABEL}."
-        )
-    if info.frames <= 0:
-        raise AudioError(
-            "The file has an audio header but no audio samples: the data it announces is missing."
-        )
-    container, extension = _SNDFILE_FORMATS[info.format]
-    announced = None if info.frames >= _UNKNOWN_FRAMES else info.frames
-    stop = _check_header(limits, budget_s, info.samplerate, info.channels, announced)
-    try:
-        with sf.SoundFile(str(path)) as sound:
-            # libsndfile reads no further than the header's length; ``frames`` bounds it too.
-            to_read = -1 if stop is None else min(stop + 1, sound.frames)
-            blocks = sound.blocks(
-                blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True, frames=to_read
+    with Decoder(path, limits=limits, budget_s=budget_s) as decoder:
+        for _ in decoder.blocks():
+            pass
+        return decoder.info()
+
+
+class Decoder:
+    """A file decoded once, block by block, with ``probe``'s checks, so a caller that reads the
+    audio anyway (collecting stems measures them) checks it in the same pass.
+
+    Opening reads the header and refuses what it announces beyond ``limits`` (no decoding);
+    :meth:`blocks` decodes, refusing corrupt data; :meth:`info` then settles what the decode
+    found: ``probe(path, limits=..., budget_s=...)`` is exactly that. ``sample_rate`` and
+    ``channels`` are the header's; ``announced`` is the header's length in frames, None when
+    it gives none. Use it as a context manager, which closes the file.
+
+    Raises:
+        AudioError: as ``probe``, each check where it is made.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        limits: Limits | None = None,
+        budget_s: float | None = None,
+    ) -> None:
+        self._limits, self._budget_s = limits, budget_s
+        self._sound: sf.SoundFile | None = None
+        self._container: av.container.InputContainer | None = None
+        self.decoded = 0  # frames decoded so far, including any not yielded (see blocks)
+        self.peak = 0.0  # largest absolute sample decoded so far
+        if os.path.getsize(path) == 0:
+            raise AudioError("The file is empty (0 bytes).")
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            self._open_ffmpeg(path)
+        else:
+            self._open_sndfile(path, info)
+
+    def _open_sndfile(self, path: str | os.PathLike[str], info: sf._SoundFileInfo) -> None:
+        if info.format not in _SNDFILE_FORMATS:
+            raise AudioError(
+                f"{info.format_info or info.format} files are not supported. "
+                f"Upload {ACCEPTED_LABEL}."
             )
-            decoded, peak = _scan(blocks)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"The file is corrupt or truncated: decoding failed ({exc}).") from None
-    frames, complete = _settle(decoded, stop, limits, budget_s, info.samplerate, announced)
-    if complete and container in _EXACT_LENGTH and announced is not None and frames < announced:
-        raise AudioError(
-            f"The file is truncated: its header promises {announced} frames "
-            f"but only {frames} could be decoded."
+        if info.frames <= 0:
+            raise AudioError(
+                "The file has an audio header but no audio samples: the data it announces is "
+                "missing."
+            )
+        self.container, self.extension = _SNDFILE_FORMATS[info.format]
+        self.codec, self.reader = info.subtype, "soundfile"
+        self.sample_rate, self.channels = info.samplerate, info.channels
+        self.announced = None if info.frames >= _UNKNOWN_FRAMES else info.frames
+        self._stop = _check_header(
+            self._limits, self._budget_s, self.sample_rate, self.channels, self.announced
         )
-    if frames == 0:
-        raise AudioError("The file contains no audio samples.")
-    return AudioInfo(
-        container=container,
-        codec=info.subtype,
-        extension=extension,
-        sample_rate=info.samplerate,
-        channels=info.channels,
-        frames=frames,
-        reader="soundfile",
-        peak=peak,
-        complete=complete,
-        checked_frames=decoded,
-    )
+        try:
+            self._sound = sf.SoundFile(str(path))
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise _corrupt(exc) from None
+        # libsndfile reads no further than the header's length; ``frames`` bounds it too.
+        to_read = -1 if self._stop is None else min(self._stop + 1, self._sound.frames)
+        self._source = self._sound.blocks(
+            blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True, frames=to_read
+        )
+
+    def _open_ffmpeg(self, path: str | os.PathLike[str]) -> None:
+        try:
+            self._container = av.open(str(path))
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+            raise AudioError(
+                f"This is not an audio file stemweb can read. Upload {ACCEPTED_LABEL}."
+            ) from None
+        if not self._container.streams.audio:
+            self.close()
+            raise AudioError("The file has no audio stream (it may be an image or a video).")
+        stream = self._container.streams.audio[0]
+        fmt, codec = self._container.format.name, stream.codec_context.name
+        if fmt not in _FFMPEG_FORMATS or codec not in _FFMPEG_CODECS:
+            self.close()
+            raise AudioError(f"{fmt}/{codec} audio is not supported. Upload {ACCEPTED_LABEL}.")
+        self.container, self.extension = _FFMPEG_FORMATS[fmt]
+        self.codec, self.reader = codec, "pyav"
+        self.sample_rate, self.channels = stream.rate, stream.channels
+        self.announced = _probed_frames(self._container, stream)
+        try:
+            self._stop = _check_header(
+                self._limits, self._budget_s, self.sample_rate, self.channels, self.announced
+            )
+        except AudioError:
+            self.close()
+            raise
+        limit = None if self._stop is None else self._stop + 1
+        self._source = _ffmpeg_blocks(self._container, stream, limit=limit)
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """Decode the file, yielding float32 arrays of shape (frames, channels) in order: the
+        frames ``read_blocks(path, self.info())`` gives. What an AAC decoder adds past the
+        container's length (its end padding) is decoded and checked but not yielded.
+
+        Raises:
+            AudioError: corrupt or truncated data that fails to decode.
+        """
+        keep = self.announced if self.reader == "pyav" else None
+        try:
+            for block in self._source:
+                self.decoded += len(block)
+                if len(block):
+                    self.peak = max(self.peak, float(block.max()), -float(block.min()))
+                if keep is not None:
+                    block = block[: max(keep - (self.decoded - len(block)), 0)]
+                if len(block):
+                    yield block
+        except (sf.LibsndfileError, RuntimeError, av.error.FFmpegError) as exc:
+            raise _corrupt(exc) from None
+
+    def info(self) -> AudioInfo:
+        """What the file is, once :meth:`blocks` has been read to its end.
+
+        Raises:
+            AudioError: too long for the limits, shorter than an exact header says, no samples
+                at all, or (with a budget) a header without a length or with too short a one.
+        """
+        frames, complete = _settle(
+            self.decoded,
+            self._stop,
+            self._limits,
+            self._budget_s,
+            self.sample_rate,
+            self.announced,
+        )
+        announced = self.announced
+        if complete and self.reader == "pyav":
+            frames = min(frames, announced or frames)
+        if (
+            complete
+            and self.container in _EXACT_LENGTH
+            and announced is not None
+            and frames < announced
+        ):
+            raise AudioError(
+                f"The file is truncated: its header promises {announced} frames "
+                f"but only {frames} could be decoded."
+            )
+        if frames == 0:
+            raise AudioError("The file contains no audio samples.")
+        return AudioInfo(
+            container=self.container,
+            codec=self.codec,
+            extension=self.extension,
+            sample_rate=self.sample_rate,
+            channels=self.channels,
+            frames=frames,
+            reader=self.reader,
+            peak=self.peak,
+            complete=complete,
+            checked_frames=self.decoded,
+        )
+
+    def close(self) -> None:
+        if self._sound is not None:
+            self._sound.close()
+        if self._container is not None:
+            self._container.close()
+
+    def __enter__(self) -> Decoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _corrupt(exc: Exception) -> AudioError:
+    return AudioError(f"The file is corrupt or truncated: decoding failed ({exc}).")
 
 
 def _check_header(
@@ -246,16 +376,6 @@ def _check_header(
     return min(bounds) if bounds else None
 
 
-def _scan(blocks: Iterator[np.ndarray]) -> tuple[int, float]:
-    """Pull every block: (frames decoded, largest absolute sample)."""
-    frames, peak = 0, 0.0
-    for block in blocks:
-        frames += len(block)
-        if len(block):
-            peak = max(peak, float(np.abs(block).max()))
-    return frames, peak
-
-
 def _settle(
     decoded: int,
     stop: int | None,
@@ -286,52 +406,6 @@ def _settle(
             f"long, but it goes on past {checked}: export it again and upload that."
         )
     return announced, False
-
-
-def _probe_ffmpeg(
-    path: str | os.PathLike[str], limits: Limits | None, budget_s: float | None
-) -> AudioInfo:
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
-        raise AudioError(
-            f"This is not an audio file stemweb can read. Upload {ACCEPTED_LABEL}."
-        ) from None
-    with container:
-        if not container.streams.audio:
-            raise AudioError("The file has no audio stream (it may be an image or a video).")
-        stream = container.streams.audio[0]
-        fmt = container.format.name
-        codec = stream.codec_context.name
-        if fmt not in _FFMPEG_FORMATS or codec not in _FFMPEG_CODECS:
-            raise AudioError(f"{fmt}/{codec} audio is not supported. Upload {ACCEPTED_LABEL}.")
-        probed = _probed_frames(container, stream)
-        stop = _check_header(limits, budget_s, stream.rate, stream.channels, probed)
-        try:
-            blocks = _ffmpeg_blocks(container, stream, limit=None if stop is None else stop + 1)
-            decoded, peak = _scan(blocks)
-        except av.error.FFmpegError as exc:
-            raise AudioError(
-                f"The file is corrupt or truncated: decoding failed ({exc})."
-            ) from None
-        frames, complete = _settle(decoded, stop, limits, budget_s, stream.rate, probed)
-        if complete:
-            frames = min(frames, probed or frames)
-        if frames == 0:
-            raise AudioError("The file contains no audio samples.")
-        label, extension = _FFMPEG_FORMATS[fmt]
-        return AudioInfo(
-            container=label,
-            codec=codec,
-            extension=extension,
-            sample_rate=stream.rate,
-            channels=stream.channels,
-            frames=frames,
-            reader="pyav",
-            peak=peak,
-            complete=complete,
-            checked_frames=decoded,
-        )
 
 
 def _probed_frames(container: av.container.InputContainer, stream: av.AudioStream) -> int | None:

@@ -17,8 +17,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from audio.analysis import StemAnalysis, analyze_stem, peaks_json, residual_db
-from audio.probe import AudioError, AudioInfo, probe
+from audio.analysis import UnreadableStem, measure_stems, peaks_json
+from audio.probe import AudioInfo
 from jobs.models import SeparationJob, Stem, job_storage_prefix
 from jobs.services.ending import job_ended
 from jobs.services.peaks import source_peaks_request
@@ -54,12 +54,9 @@ def collect(job: SeparationJob, provider: Provider, ctx: RunContext) -> None:
     if result.origin and not job.project.source:
         origin = _download(job, provider, result.origin, ctx.workdir / "origin")
     if origin is not None:
-        store_stems(job, files, origin, mixture=origin)
+        store_stems(job, files, mixture=origin, new_source=True)
     elif job.project.source:
-        # Decoded whole when it was checked (at upload, or before submission when longer): its
-        # stored facts are what the engine read it with, so it need not be decoded again here.
-        source = ctx.source_path()
-        store_stems(job, files, mixture=source, mixture_info=job.project.audio_info())
+        store_stems(job, files, mixture=ctx.source_path())
     else:
         store_stems(job, files)
 
@@ -92,56 +89,47 @@ class StemFile:
     path: Path
 
 
-def _measure(
-    checked: list[tuple[StemFile, AudioInfo]],
-    mixture: Path | None,
-    mixture_info: AudioInfo | None,
-) -> tuple[dict[str, StemAnalysis], float | None]:
-    """Loudness, peaks and the residual; a measurement that fails never fails the job."""
-    analyses: dict[str, StemAnalysis] = {}
-    residual = None
-    try:
-        for stem_file, info in checked:
-            analyses[stem_file.name] = analyze_stem(stem_file.path, info)
-        if mixture is not None:
-            read_as = mixture_info or probe(mixture)
-            residual = residual_db(mixture, read_as, [f.path for f, _ in checked])
-    except Exception:
-        log.warning("measuring stems failed", exc_info=True)
-    return analyses, residual
-
-
 def store_stems(
     job: SeparationJob,
     files: list[StemFile],
-    origin: Path | None = None,
     *,
     mixture: Path | None = None,
-    mixture_info: AudioInfo | None = None,
+    new_source: bool = False,
 ) -> None:
     """Decode-check each stem, measure it, copy it into storage, and mark the job succeeded,
     all or none.
 
-    ``origin``, when given, becomes the project's source (a platform track had none);
-    ``mixture`` is what the residual is measured against, read as ``mixture_info`` says
-    (probed when not given).
+    The stems and ``mixture`` are decoded once, side by side: the check, loudness, peaks and
+    the residual against ``mixture`` come from that one pass (:func:`audio.analysis.measure_stems`).
+    With ``new_source``, the mixture is a platform's original track, which becomes the
+    project's source (it had none).
+
+    Raises:
+        ProviderError: permanent, a stem (or the new source) is not valid audio; the message
+            names it and gives ``probe``'s reason.
+        JobCanceled: the job was canceled meanwhile; nothing is kept.
     """
-    checked: list[tuple[StemFile, AudioInfo]] = []
-    for stem_file in files:
-        try:
-            checked.append((stem_file, probe(stem_file.path)))
-        except AudioError as exc:
-            raise ProviderError(
-                f"The {stem_file.name} stem is not valid audio: {exc}", permanent=True
-            ) from None
-    analyses, residual = _measure(checked, mixture, mixture_info)
+    try:
+        measured = measure_stems({f.name: f.path for f in files}, mixture)
+    except UnreadableStem as exc:
+        raise ProviderError(
+            f"The {exc.name} stem is not valid audio: {exc}", permanent=True
+        ) from None
+    if new_source and measured.mixture is None:
+        raise ProviderError(
+            f"The original track is not valid audio: {measured.mixture_error}", permanent=True
+        )
+    if measured.mixture_error is not None:
+        log.warning("job %s: no residual, the mixture failed: %s", job.pk, measured.mixture_error)
     saved: list[str] = []
     try:
         with transaction.atomic():
-            if origin is not None:
-                saved.append(_attach_origin(job.project, origin))
-            for stem_file, info in checked:
-                analysis = analyses.get(stem_file.name)
+            if new_source:
+                assert mixture is not None and measured.mixture is not None  # checked above
+                saved.append(_attach_origin(job.project, mixture, measured.mixture))
+            for stem_file in files:
+                info = measured.stems[stem_file.name].info
+                analysis = measured.stems[stem_file.name].analysis
                 stem = Stem(
                     job=job,
                     name=stem_file.name,
@@ -165,7 +153,10 @@ def store_stems(
                     saved.append(saved_name(stem.peaks_file))
                 stem.save()
             finished = SeparationJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
-                status=Status.SUCCEEDED, progress=1.0, finished=timezone.now(), residual_db=residual
+                status=Status.SUCCEEDED,
+                progress=1.0,
+                finished=timezone.now(),
+                residual_db=measured.residual_db,
             )
             if not finished:
                 raise JobCanceled(str(job.pk))
@@ -176,14 +167,9 @@ def store_stems(
         raise
 
 
-def _attach_origin(project: Project, path: Path) -> str:
-    """Store a platform track's mixture as the project's source; returns its storage name."""
-    try:
-        info = probe(path)
-    except AudioError as exc:
-        raise ProviderError(
-            f"The original track is not valid audio: {exc}", permanent=True
-        ) from None
+def _attach_origin(project: Project, path: Path, info: AudioInfo) -> str:
+    """Store a platform track's mixture, decode-checked as ``info``, as the project's source;
+    returns its storage name."""
     with open(path, "rb") as fh:
         project.sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
         fh.seek(0)

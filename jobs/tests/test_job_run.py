@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import shutil
+from collections import Counter
+from pathlib import Path
 
 import django_rq
 import numpy as np
@@ -18,6 +21,7 @@ from jobs.tasks import run_job
 from library.models import Project
 from library.services import project_create
 from library.sources import check_upload
+from providers.local.client import LocalProvider
 from stemweb.worker import StemwebWorker
 from tests.fixtures import make_job, read_stored_audio
 
@@ -67,18 +71,54 @@ def test_a_local_job_records_the_engine_time_for_staff(user, mixture):
     assert "models loaded in" in note.excerpt
 
 
-def test_collecting_decodes_the_stems_to_check_them_but_not_the_source_again(
-    user, mixture, monkeypatch
-):
+def test_collecting_decodes_each_stem_and_the_source_once(user, mixture, monkeypatch):
     collecting = importlib.import_module("jobs.services.collect")  # not collect(), re-exported
-    probed = []
-    real = collecting.probe
-    monkeypatch.setattr(collecting, "probe", lambda path: probed.append(path.name) or real(path))
+    decoded: Counter[str] = Counter()  # frames libsndfile decoded, per file, while collecting
+    real_read, real_store = sf.SoundFile.read, collecting.store_stems
+
+    def counted_read(sound, *args, **kwargs):
+        audio = real_read(sound, *args, **kwargs)
+        decoded[Path(sound.name).name] += len(audio)
+        return audio
+
+    def store_counting(*args, **kwargs):
+        with monkeypatch.context() as patch:
+            patch.setattr(sf.SoundFile, "read", counted_read)
+            real_store(*args, **kwargs)
+
+    monkeypatch.setattr(collecting, "store_stems", store_counting)
     job = make_job(user, mixture)
     run_job(str(job.pk))
     job.refresh_from_db()
-    assert sorted(probed) == ["background.flac", "foreground.flac"]
+    assert job.status == Status.SUCCEEDED
+    assert decoded == {
+        "foreground.flac": 882_000,
+        "background.flac": 882_000,
+        "source.flac": 882_000,
+    }
     assert job.residual_db < -100  # measured against the source all the same
+
+
+def test_a_stem_that_is_not_audio_fails_the_job_with_its_reason(
+    user, mixture, bad_dir, stored, monkeypatch
+):
+    real_result = LocalProvider.result
+
+    def cut_background(self, ctx):
+        result = real_result(self, ctx)
+        shutil.copy(bad_dir / "truncated.flac", result.stems["background"])
+        return result
+
+    monkeypatch.setattr(LocalProvider, "result", cut_background)
+    job = make_job(user, mixture)
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == Status.FAILED and job.stems.count() == 0
+    assert job.error == (
+        "The background stem is not valid audio: The file is corrupt or truncated: "
+        "decoding failed (Error : flac decoder lost sync.)."
+    )
+    assert set(stored.basenames()) == {"source.flac"}
 
 
 def test_vocals_instrumental_names_the_stems_so(user, mixture):
