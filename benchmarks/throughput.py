@@ -267,12 +267,6 @@ class Bench:
         result.check_horse_s = statistics.median(horse) if horse else 0.0
         result.checker_checks -= result.checks  # what the workers' checks counted
 
-
-def _cpu_s(pid: int) -> float:
-    """The user and system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     def _camb_job(self, job: Any, result: Round) -> None:
         events = list(job.events.all())
         posted = next(e for e in events if e.method == "POST")
@@ -288,6 +282,12 @@ def _cpu_s(pid: int) -> float:
         result.camb_overhead.append(wall - provider - poll_wait)
         result.camb_submitting.append(_when(posted.created) - _when(job.started))
         result.camb_collecting.append(_when(job.finished) - seen)
+
+
+def _cpu_s(pid: int) -> float:
+    """The user and system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _failures(jobs: list[Any]) -> list[str]:
