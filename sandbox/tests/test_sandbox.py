@@ -113,3 +113,29 @@ def test_suno_callbacks_are_retried_after_1_5_and_15_minutes_scaled(sandbox):
         assert want * 0.9 <= gap <= want + 0.5
     attempts = [c["attempt"] for c in sandbox.callbacks_sent if c["task_id"] == task_id]
     assert attempts == [0, 1, 2, 3]
+
+
+def test_a_recording_split_before_is_copied_not_separated_again(dev_dir, tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile as sf
+
+    from providers.sandboxing import stems
+
+    source = dev_dir / DEV01 / "mixture.flac"
+    names = ["vocals", "instrumental"]
+    first = stems.split(source, names, tmp_path / "first")
+
+    def no_engine():
+        raise AssertionError("the engine ran again")
+
+    monkeypatch.setattr(stems, "_engine", no_engine)
+    again = stems.split(source, names, tmp_path / "again")
+    assert [p.name for p in again.values()] == ["vocals.flac", "instrumental.flac"]
+    for name in names:
+        assert again[name].parent == tmp_path / "again"
+        assert again[name].read_bytes() == first[name].read_bytes()
+    mixture, _ = sf.read(source)
+    total = sum(sf.read(again[name])[0] for name in names)
+    assert np.max(np.abs(total - mixture)) < 1e-3  # still stems of this recording
+    with pytest.raises(AssertionError, match="the engine ran again"):
+        stems.split(source, ["vocals", "drums", "bass"], tmp_path / "other")  # other names
