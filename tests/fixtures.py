@@ -341,6 +341,41 @@ def make_finished_job(
     return SeparationJob.objects.get(pk=job.pk)
 
 
+def furnish(owner: User, job: SeparationJob, *, invitee: str, camb_key: str, token: str) -> Any:
+    """What a team's pages show besides its projects, for ``owner``'s team: a pending
+    invitation of ``invitee``, a CAMB.AI key, ``owner``'s personal access token named ``token``
+    and a ready custom mix of ``job`` (a stored stub file). Returns (invitation, mix)."""
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from accounts.models import Invitation
+    from accounts.services import provider_key_set
+    from downloads.models import CustomMix
+
+    team = job.project.team
+    invitation = Invitation.objects.create(
+        team=team,
+        email=invitee,
+        role="member",
+        invited_by=owner,
+        expires=timezone.now() + timedelta(days=1),
+    )
+    provider_key_set(team=team, provider="camb", key=camb_key, user=owner)
+    make_token(owner, name=token)
+    mix = CustomMix.objects.create(
+        job=job,
+        name="Karaoke",
+        gains_db={stem.name: 0.0 for stem in job.stems.all()},
+        format="wav",
+        state="ready",
+        file=default_storage.save("mixes/karaoke.wav", ContentFile(b"RIFF")),
+    )
+    return invitation, mix
+
+
 @pytest.fixture
 def user(db) -> User:
     return make_user("ada@example.com")
@@ -357,20 +392,26 @@ def logged_in(client, user):
     return client
 
 
-def run_worker_burst(stored: Stored) -> subprocess.CompletedProcess[str]:
-    """Run a real ``rqworker --burst`` in a subprocess against the test database, Redis and
-    storage."""
+def process_env(stored: Stored) -> dict[str, str]:
+    """The environment of a stemweb process (a worker, the checker) run by a test: this
+    process's, pointed at the test database, Redis and storage."""
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         database_url = f"sqlite:///{db['NAME']}"
     else:
         database_url = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": settings.REDIS_URL,
         **stored.worker_env(),
     }
+
+
+def run_worker_burst(stored: Stored) -> subprocess.CompletedProcess[str]:
+    """Run a real ``rqworker --burst`` in a subprocess against the test database, Redis and
+    storage."""
+    env = process_env(stored)
     return subprocess.run(
         [
             sys.executable,

@@ -8,22 +8,18 @@ A pattern whose parameter this test cannot fill fails it, so new URLs must be co
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import httpx
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
 
 from accounts.models import Invitation, Membership, ProviderKey, Team, User
-from accounts.services import provider_key_set
 from api.models import ApiToken
-from downloads.models import CustomMix
 from jobs import signing
 from jobs.models import JobEvent, SeparationJob, Stem
-from jobs.tasks import run_job
 from library.models import Folder, Project
-from tests.fixtures import make_job, make_token, make_user
+from providers.stemsets import StemSet
+from tests.fixtures import furnish, make_finished_job, make_token, make_user
 
 pytestmark = pytest.mark.django_db
 # Public by design: allauth's own pages, Django's admin and django-rq's (staff only), provider
@@ -48,29 +44,21 @@ def _patterns(resolver=None, prefix="", namespace=""):
 
 
 @pytest.fixture
-def victim(mixture):
+def victim(mixture, tmp_path):
     owner = make_user("victim@example.com")
-    job = make_job(owner, mixture, name="Secret demo")
-    run_job(str(job.pk))
+    job = make_finished_job(
+        owner,
+        mixture,
+        StemSet.FOREGROUND_BACKGROUND,
+        tmp_path / "stems",
+        name="Secret demo",
+        provider="local",
+    )
     team = Membership.objects.get(user=owner).team
     folder = Folder.objects.create(team=team, name="Private")
     Project.objects.filter(pk=job.project_id).update(folder=folder)
-    invitation = Invitation.objects.create(
-        team=team,
-        email="x@example.com",
-        role="member",
-        invited_by=owner,
-        expires=timezone.now() + timedelta(days=1),
-    )
-    provider_key_set(team=team, provider="camb", key="victims-camb-key", user=owner)
-    make_token(owner, name="victim's script")
-    mix = CustomMix.objects.create(
-        job=job,
-        name="Karaoke",
-        gains_db={"background": 0.0},
-        format="wav",
-        state="ready",
-        file="x.wav",
+    invitation, mix = furnish(
+        owner, job, invitee="x@example.com", camb_key="victims-camb-key", token="victim's script"
     )
     return {
         "job_id": job.pk,

@@ -6,24 +6,19 @@ pages (jobs are reviewed there) are checked too."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from pprint import pformat
 
 import pytest
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
-from accounts.models import Invitation, Membership, Team, User
-from accounts.services import invitation_token, provider_key_set
+from accounts.models import Membership, Team, User
+from accounts.services import invitation_token
 from api.models import ApiToken
-from downloads.models import CustomMix
 from library.models import Folder, Project
 from providers.stemsets import StemSet
-from tests.fixtures import axe_violations, make_finished_job, make_job, make_token, make_user
+from tests.fixtures import axe_violations, furnish, make_finished_job, make_job, make_user
 from tests.test_access_walk import _patterns
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -61,22 +56,8 @@ def world(mixture, tmp_path):
     queued = make_job(owner, mixture, name="Still waiting")
     failed = make_job(owner, mixture, name="Broke")
     failed.mark_failed("FineVoice answered 401: the team's API key was refused")
-    invitation = Invitation.objects.create(
-        team=team,
-        email="cy@example.com",
-        role="member",
-        invited_by=owner,
-        expires=timezone.now() + timedelta(days=1),
-    )
-    provider_key_set(team=team, provider="camb", key="a-camb-key", user=owner)
-    make_token(owner, name="nightly batch")
-    mix = CustomMix.objects.create(
-        job=done,
-        name="Karaoke",
-        gains_db={"vocals": -60.0, "instrumental": 0.0},
-        format="wav",
-        state="ready",
-        file=default_storage.save("mixes/karaoke.wav", ContentFile(b"RIFF")),
+    invitation, mix = furnish(
+        owner, done, invitee="cy@example.com", camb_key="a-camb-key", token="nightly batch"
     )
     reviewed = make_user("rev@example.com")
     Team.objects.filter(memberships__user=reviewed).update(requires_review=True)

@@ -4,7 +4,6 @@ ready to collect; and the real `manage.py checker` process beats, checks and sto
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from datetime import timedelta
 
 import django_rq
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rq.registry import ScheduledJobRegistry
 
@@ -24,7 +22,7 @@ from jobs.models import SeparationJob
 from jobs.services import job_create
 from jobs.tasks import run_job
 from stemweb.health import checker_alive
-from tests.fixtures import ROOT, make_job, make_project, work_due
+from tests.fixtures import ROOT, make_job, make_project, process_env, work_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = SeparationJob.Status
@@ -132,22 +130,14 @@ def test_the_checker_process_beats_checks_and_stops_on_sigterm(providers, user, 
     default = django_rq.get_queue(queues.DEFAULT)
     default.empty()
     run_job(str(job.pk))
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{db['NAME']}"
-    else:
-        database_url = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     from django.conf import settings
 
     env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": settings.REDIS_URL,
+        **process_env(stored),
         "STEMWEB_CAMB_BASE_URL": settings.STEMWEB_PROVIDERS["camb"]["base_url"],
         "STEMWEB_CAMB_API_KEY": settings.STEMWEB_PROVIDERS["camb"]["api_key"],
         "STEMWEB_CAMB_POLL_S": "0.2",
         "STEMWEB_PUBLIC_URL": settings.STEMWEB_PUBLIC_URL,
-        **stored.worker_env(),
     }
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "checker", "--threads", "2"],

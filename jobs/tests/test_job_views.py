@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from jobs.models import SeparationJob
 from jobs.tasks import run_job
-from tests.fixtures import make_job
+from providers.stemsets import StemSet
+from tests.fixtures import make_finished_job, make_job
 
 Status = SeparationJob.Status
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,21 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def done_job(user, mixture):
+def done_job(user, mixture, tmp_path):
+    """A finished two-stem job (stems split once a session, stored as a provider's are)."""
+    return make_finished_job(
+        user,
+        mixture,
+        StemSet.FOREGROUND_BACKGROUND,
+        tmp_path / "stems",
+        name="Demo Take #2",
+        provider="local",
+    )
+
+
+@pytest.fixture
+def engine_job(user, mixture):
+    """A job the local engine really ran."""
     job = make_job(user, mixture, name="Demo Take #2")
     run_job(str(job.pk))
     return SeparationJob.objects.get(pk=job.pk)
@@ -136,9 +151,10 @@ def test_anonymous_visitors_are_sent_to_log_in(client, done_job):
     assert response.status_code == 302 and reverse("account_login") in response["Location"]
 
 
-def test_staff_see_provider_events_and_members_do_not(client, user, done_job):
+def test_staff_see_provider_events_and_members_do_not(client, user, engine_job):
     from jobs.models import JobEvent
 
+    done_job = engine_job
     JobEvent.objects.create(
         job=done_job,
         kind=JobEvent.Kind.REQUEST,
@@ -156,7 +172,7 @@ def test_staff_see_provider_events_and_members_do_not(client, user, done_job):
     user.save()
     html = client.get(url).content.decode()
     assert "Provider events (2)" in html and "audio-separation/t-9" in html and "12 ms" in html
-    # the local engine's own note (done_job ran on it): its time, for staff
+    # the local engine's own note (it ran this job): its time, for staff
     assert "Local engine: 20.0 s of audio separated in" in html
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +18,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from accounts.models import Membership
 from jobs.services import job_create
 from providers.stemsets import StemSet
-from tests.fixtures import drain, make_project, make_user, work_due
+from tests.fixtures import drain, make_finished_job, make_project, make_user, work_due
 from webhooks.delivery import RETRY_DELAYS_S
 from webhooks.models import WebhookDelivery
 from webhooks.payload import new_secret
@@ -80,9 +83,23 @@ def _hook(team, url: str) -> None:
 
 
 def _finish(
-    owner, mixture, *, provider="local", stem_set=StemSet.FOREGROUND_BACKGROUND, name="Song"
+    owner,
+    mixture,
+    *,
+    provider="local",
+    stem_set=StemSet.FOREGROUND_BACKGROUND,
+    name="Song",
+    run=False,
 ):
-    """Run a job on a dev recording to its end; its webhook is queued then."""
+    """A job on a dev recording, ended; its webhook is queued then. A remote provider's job, or
+    any with ``run``, runs through the worker; otherwise the job ends with stems split once a
+    session and stored as collection stores them (the same ending, without the engine)."""
+    if provider == "local" and not run:
+        workdir = Path(tempfile.mkdtemp(prefix="stemweb-test-hook-"))
+        try:
+            return make_finished_job(owner, mixture, stem_set, workdir, name, provider="local")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     return drain(
         job_create(
             project=make_project(owner, mixture, name),
@@ -109,7 +126,7 @@ def test_a_finished_job_is_posted_signed_with_working_stem_links(
     owner, team = team_with_hook
     receiver = receivers()
     _hook(team, receiver.url)
-    job = _finish(owner, mixture, stem_set=StemSet.VOCALS_INSTRUMENTAL, name="Take 5")
+    job = _finish(owner, mixture, stem_set=StemSet.VOCALS_INSTRUMENTAL, name="Take 5", run=True)
     _wait_for(lambda: receiver.requests)
     headers, body, _ = receiver.requests[0]
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -142,7 +159,7 @@ def test_retries_follow_the_1_5_15_minute_schedule_then_give_up(
     team_with_hook, mixture, settings, receivers
 ):
     owner, team = team_with_hook
-    settings.STEMWEB_WEBHOOK_RETRY_SCALE = 0.01  # 0.6, 3, 9 s: RQ schedules to the second
+    settings.STEMWEB_WEBHOOK_RETRY_SCALE = 0.005  # 0.3, 1.5, 4.5 s: RQ schedules to the second
     receiver = receivers(statuses=[500, 503, 502, 500])
     _hook(team, receiver.url)
     _finish(owner, mixture)
