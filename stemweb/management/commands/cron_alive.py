@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-
-from stemweb.health import cron_alive, redis_client
+from stemweb.health import cron_alive
+from stemweb.management.probe import ProbeCommand
 
 
-class Command(BaseCommand):
+class Command(ProbeCommand):
     help = (
         "Exit 0 when an RQ cron scheduler registered from this host, its process running here, "
         "has a heartbeat in Redis younger than its TTL; else exit 1 with the reason."
     )
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        alive, reason = cron_alive(connection=redis_client(settings.REDIS_URL))
-        if not alive:
-            raise CommandError(reason, returncode=1)
-        self.stdout.write(reason)
+    probe = staticmethod(cron_alive)
