@@ -227,13 +227,18 @@ def checker_sigkill(lab: Lab) -> Outcome:
         outcome.jobs = [lab.job("camb", source) for source in lab.short[:2]]
         for pk in outcome.jobs:
             lab.waiting_on_provider(pk)
-        checked = sum(lab.row(pk).checks for pk in outcome.jobs)
+
+        def checked() -> int:
+            return sum(lab.row(pk).checks for pk in outcome.jobs)
+
+        world.wait(lambda: checked() >= 2 * len(outcome.jobs), 60, "the checker's checks")
+        checks = checked()
         killed = world.children["checker"].kill_tree()
         outcome.t0 = now()
         release.set()
     lab.wait_done(outcome)
     outcome.notes.append(
-        f"{killed} process killed after {checked} checks; started again by the supervisor "
+        f"{killed} process killed after {checks} checks; started again by the supervisor "
         f"{len(world.children['checker'].exits)} time(s)"
     )
     outcome.sandbox_tasks = lab.sandbox_tasks() - tasks
