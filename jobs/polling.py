@@ -4,15 +4,16 @@ answered with a 304 before sessions, authentication, CSRF, messages and allauth 
 The full view (``jobs.views.jobs.job_detail``) does the access check (``job_for_user``) and, on
 each poll of a running job's fragment, records a *grant* in the cache: this session key, signed
 in as this user, may poll this job, for ``STEMWEB_POLL_GRANT_S`` seconds (0: never; every poll
-then goes to the view). :class:`StatusPollMiddleware` sits right after WhiteNoise and answers
-304 only when all of these hold; any other request goes on down the chain untouched:
+then goes to the view). :class:`StatusPollMiddleware` sits right after Django's security
+middleware (before CSP, WhiteNoise and sessions) and answers 304 only when all of these hold;
+any other request goes on down the chain untouched:
 
 - a ``GET`` of the ``job_detail`` URL with ``HX-Request: true``, ``If-None-Match`` and no
   ``part``, for a host in ``ALLOWED_HOSTS``;
 - the session cookie names a live session (Django's ``SessionStore``, read from the cache as
-  the session middleware reads it) signed in through one of ``AUTHENTICATION_BACKENDS``, and a
-  grant for that session key and job names the session's user: a logged-out, expired or
-  another browser's session has none;
+  the session middleware reads it, in the same Redis round trip as the grant) signed in through
+  one of ``AUTHENTICATION_BACKENDS``, and a grant for that session key and job names the
+  session's user: a logged-out, expired or another browser's session has none;
 - one query (:func:`poll_state`) finds the user still an active member of the job's team, and
   the session's auth hash still matches the user's password as Django's ``get_user`` checks
   it: a password changed elsewhere, a deactivated user or a removed member falls through to the
@@ -103,7 +104,7 @@ def poll_grant(request: AuthenticatedHttpRequest, job: SeparationJob) -> None:
 
 class StatusPollMiddleware:
     """Answers an unchanged status poll with 304 before the session middleware (see the module
-    docstring for when); goes right after WhiteNoise in ``MIDDLEWARE``."""
+    docstring for when); goes right after ``SecurityMiddleware`` in ``MIDDLEWARE``."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -129,14 +130,14 @@ class StatusPollMiddleware:
         if job_id is None:
             return None
         request.get_host()  # DisallowedHost (400), as CommonMiddleware raises it for the view
-        session = self.session_store(session_key)
+        session, granted_to = self._session_and_grant(session_key, job_id)
         user_id = session.get(SESSION_KEY)
         session_hash = session.get(HASH_SESSION_KEY)
         if (
             user_id is None
             or not session_hash
             or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
-            or default_cache.get(_grant_key(session_key, job_id)) != user_id
+            or granted_to != user_id
         ):
             return None
         state = poll_state(job_id, User._meta.pk.to_python(user_id))
@@ -155,6 +156,29 @@ class StatusPollMiddleware:
             return None
         patch_vary_headers(response, ("HX-Request", "Cookie"))  # as the view's 304 varies
         return response
+
+    def _session_and_grant(
+        self, session_key: str, job_id: uuid.UUID
+    ) -> tuple[Mapping[str, Any], str | None]:
+        """The session's data, as the session middleware would load it, and the user id the
+        grant names (None without one). With the ``cached_db`` sessions in the default cache
+        (the settings'), both come from one Redis round trip; a session not in the cache is
+        loaded from the database as Django loads it."""
+        store = self.session_store(session_key)
+        grant_key = _grant_key(session_key, job_id)
+        if store.session_key is None or not _sessions_in_default_cache():
+            return store.load(), default_cache.get(grant_key)  # an invalid key loads as {}
+        found = default_cache.get_many([store.cache_key, grant_key])
+        data = found.get(store.cache_key)
+        return (store.load() if data is None else data), found.get(grant_key)
+
+
+@cache
+def _sessions_in_default_cache() -> bool:
+    return (
+        settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
+        and settings.SESSION_CACHE_ALIAS == "default"
+    )
 
 
 @lru_cache(maxsize=4096)

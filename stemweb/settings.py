@@ -94,10 +94,11 @@ MIDDLEWARE = [
     # /healthz: before host validation, the HTTPS redirect and sessions (stemweb.health).
     "stemweb.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # An unchanged job status poll from a session the view granted it: 304 before the rest
+    # (its Content-Security-Policy is the cached 200's: a 304 updates headers, removes none).
+    "jobs.polling.StatusPollMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # An unchanged job status poll from a session the view granted it: 304 before the rest.
-    "jobs.polling.StatusPollMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Under /api/: the bearer token's owner as the user (for the body limit), JSON errors.

@@ -61,6 +61,30 @@ def test_an_unchanged_poll_is_answered_before_the_session_middleware_with_one_qu
     assert "Set-Cookie" not in response.headers and response.templates == []
 
 
+def test_the_session_and_the_grant_come_in_one_redis_round_trip(
+    logged_in, running_job, monkeypatch
+):
+    from django.core.cache import cache
+
+    etag = granted(logged_in, running_job)
+    calls = []
+    for name in ("get", "get_many"):
+        real = getattr(cache, name)
+        monkeypatch.setattr(
+            cache,
+            name,
+            lambda *a, _real=real, _name=name, **k: (calls.append(_name), _real(*a, **k))[1],
+        )
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 304 and answered_early(response)
+    assert calls == ["get_many"]
+    cache.delete(logged_in.session.cache_key)  # the session out of the cache: from the database
+    calls.clear()
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 304 and answered_early(response)
+    assert calls[0] == "get_many"
+
+
 def test_its_304_carries_the_views_headers(logged_in, running_job, settings):
     settings.STEMWEB_POLL_GRANT_S = 0  # no grant: the view answers
     etag = poll(logged_in, running_job)["ETag"]
