@@ -13,8 +13,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ import numpy as np
 
 from audio.loudness import CHANNEL_GAINS, LoudnessMeter
 from audio.probe import BLOCK_FRAMES, AudioError, AudioInfo, Decoder, read_blocks
+
+log = logging.getLogger(__name__)
 
 BUCKETS = 800
 SILENCE_LUFS = -70.0
@@ -174,6 +177,9 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
     error here: the mixture is a project's source, already checked, or a platform's track,
     whose caller decides from ``mixture_error``).
 
+    A measurement that fails (a bug, never the audio: that is the decode check's) is logged and
+    leaves that stem's analysis, or the residual, None; it never fails the stems.
+
     Raises:
         UnreadableStem: a stem is not valid audio (the first found).
     """
@@ -213,16 +219,20 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
                     raise UnreadableStem(name, exc) from None
                 if block is not None:
                     parts.append(block)
-                    if name in meters:
-                        meters[name].add(block)
+                    if name in meters and not _measured(meters[name].add, block, name):
+                        del meters[name]
             mix_block = None
             if mix_stream is not None:
                 try:
                     mix_block = mix_stream.take(BLOCK_FRAMES)
                 except AudioError as exc:
                     mixture_error, mix, mix_stream, residual = exc, None, None, None
-            if mix_block is not None and residual is not None:
-                residual.add(mix_block, parts)
+            if (
+                mix_block is not None
+                and residual is not None
+                and not _measured(residual.add, mix_block, parts, "the residual")
+            ):
+                residual = None
             if not parts and mix_block is None:
                 break
         measured = {}
@@ -232,12 +242,16 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
             except AudioError as exc:
                 raise UnreadableStem(name, exc) from None
             meter = meters.get(name)
-            if meter is not None and meter.buckets.done == info.frames:
-                analysis: StemAnalysis | None = meter.result()
-            elif info.channels <= len(CHANNEL_GAINS):
-                analysis = analyze_stem(stems[name], info)
-            else:
-                analysis = None
+            analysis: StemAnalysis | None = None
+            try:
+                if meter is not None and meter.buckets.done == info.frames:
+                    analysis = meter.result()
+                elif info.channels <= len(CHANNEL_GAINS):
+                    analysis = analyze_stem(stems[name], info)
+            except AudioError as exc:
+                raise UnreadableStem(name, exc) from None
+            except Exception:
+                log.warning("measuring the %s stem failed", name, exc_info=True)
             measured[name] = MeasuredStem(info, analysis)
         mixture_info = None
         if mix is not None:
@@ -251,6 +265,17 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
         mixture_error=mixture_error,
         residual_db=residual.db() if residual is not None else None,
     )
+
+
+def _measured(add: Callable[..., None], *args: object) -> bool:
+    """Feed a block to a measurement, ``args[-1]`` naming it in the log; False when it failed
+    (it is then dropped)."""
+    try:
+        add(*args[:-1])
+    except Exception:
+        log.warning("measuring %s failed", args[-1], exc_info=True)
+        return False
+    return True
 
 
 class _Frames:

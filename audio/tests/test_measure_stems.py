@@ -99,3 +99,34 @@ def test_it_holds_one_block_per_file_not_the_files(tmp_path: Path):
     whole_stem = rate * 60 * minutes * 2 * 8  # what a float64 copy of one stem would take
     assert measured.residual_db == 0.0  # the stems add up to twice the mixture
     assert peak_bytes < whole_stem / 10, (peak_bytes, whole_stem)
+
+
+def test_a_measurement_that_fails_leaves_that_stem_unmeasured_not_the_stems_unread(
+    dev_dir, monkeypatch, caplog
+):
+    from audio import analysis
+
+    case = dev_dir / DEV01
+    stems = {"foreground": case / "foreground.flac", "background": case / "background.flac"}
+    real_add = analysis._StemMeter.add
+
+    def add(meter, block):
+        if meter is first_meter[0]:
+            raise RuntimeError("a bug in a meter")
+        real_add(meter, block)
+
+    first_meter: list[object] = []
+    real_init = analysis._StemMeter.__init__
+
+    def init(meter, *args, **kwargs):
+        real_init(meter, *args, **kwargs)
+        if not first_meter:
+            first_meter.append(meter)
+
+    monkeypatch.setattr(analysis._StemMeter, "__init__", init)
+    monkeypatch.setattr(analysis._StemMeter, "add", add)
+    measured = measure_stems(stems, case / "mixture.flac")
+    assert measured.stems["foreground"].info.frames == probe(stems["foreground"]).frames
+    assert measured.stems["background"].analysis is not None  # the other stem is measured
+    assert measured.residual_db is not None and measured.residual_db < -40
+    assert "measuring foreground failed" in caplog.text
