@@ -89,6 +89,10 @@ def test_the_stem_sets_follow_the_provider_and_the_chosen_file_stays(
     assert page.eval_on_selector("input[name=file]", "el => el.files.length") == 1
     page.check("input[name=provider][value=local]")
     assert foreground.is_visible() and not page.locator("label[data-stem-set=multi]").is_visible()
+    task_id = page.locator("input[name=platform_task_id]")
+    assert not task_id.is_visible()  # a platform track's fields: only for Suno-style
+    page.check("input[name=provider][value=suno]")
+    assert task_id.is_visible() and page.locator("input[name=platform_audio_id]").is_visible()
     page.check("input[name=provider][value=finevoice]")
     page.check("input[name=stem_set][value=multi]")
     page.click("main button[type=submit]")

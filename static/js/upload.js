@@ -1,5 +1,6 @@
 // The upload page, enhanced (it works as a plain one-file form without this script):
-// - the stem sets on offer follow the chosen provider, switched in place (files stay chosen);
+// - the stem sets on offer follow the chosen provider, switched in place (files stay chosen),
+//   and a platform track's fields show only for a provider that takes one (Suno-style);
 // - several files at once, chosen or dropped on the page: each gets a row with its upload
 //   progress (XHR upload progress), then the server's verdict for it, then a link to its job.
 //   Files are posted one after another, each with the form's other fields and the header
@@ -15,6 +16,7 @@
   const nameInput = form.querySelector('input[name="name"]');
   const providers = Array.from(form.querySelectorAll('input[name="provider"]'));
   const stemSets = Array.from(form.querySelectorAll("[data-stem-set]"));
+  const platformFields = Array.from(form.querySelectorAll("[data-platform-track]"));
 
   form.querySelectorAll("[data-js-only]").forEach((el) => { el.hidden = false; });
 
@@ -23,9 +25,12 @@
   }
 
   // Only the chosen provider's stem sets can be picked; a choice it lacks moves to its first.
+  // A platform track's fields show only for a provider that takes one instead of a file.
   function followProvider() {
     const provider = chosenProvider();
     if (!provider) return;
+    const takesFiles = provider.dataset.needsUpload === "true";
+    platformFields.forEach((field) => { field.hidden = takesFiles; });
     const offered = provider.dataset.stemSets.split(" ");
     let checkedStillOffered = false;
     stemSets.forEach((label) => {
