@@ -29,8 +29,12 @@ def _audit(
 
 
 def job_approve(*, job: SeparationJob, actor: User, note: str = "") -> bool:
-    """Approve a succeeded job's stems; a held job's webhook goes out now."""
-    was_held = job.is_held
+    """Approve a succeeded job's stems; a held job's webhook goes out now, once per success:
+    approving again after a flag does not send it again."""
+    was_held = job.is_held and not (
+        job.finished is not None
+        and job.audit.filter(action="approve", created__gte=job.finished).exists()
+    )
     updated = SeparationJob.objects.filter(pk=job.pk, status=Status.SUCCEEDED).update(
         review_state=SeparationJob.Review.APPROVED,
         review_note=note,

@@ -217,6 +217,13 @@ def test_a_held_job_releases_downloads_and_webhook_only_on_approval(
     client.force_login(user)
     assert client.get(reverse("stem_file", args=[stem.public_id])).status_code == 200
     assert 'class="mixer"' in client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    # Flagged, then approved again: held meanwhile, but the team was told once.
+    client.force_login(reviewer)
+    for decision in ({"decision": "flag", "note": "a click at 0:12"}, {"decision": "approve"}):
+        client.post(reverse("review_decide", args=[job.pk]), decision, HTTP_HX_REQUEST="true")
+    job.refresh_from_db()
+    assert job.review_state == "approved" and job.audit.count() == 3
+    assert WebhookDelivery.objects.filter(job=job).count() == 1
 
 
 def test_flagging_from_the_queue_needs_a_note(client, user, mixture, tmp_path):

@@ -158,3 +158,29 @@ def test_nothing_for_a_job_nobody_started(wants_email, mixture):
     job_fail(job, "Gone.")
     assert not ended_email_enqueue(job_id=str(job.pk))
     assert mail.outbox == []
+
+
+def test_an_smtp_server_that_never_answers_fails_the_send_in_email_timeout(
+    wants_email, mixture, settings
+):
+    import smtplib
+    import socket
+    import time
+
+    assert settings.EMAIL_TIMEOUT == 10  # the site's default: sending never waits forever
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never says a word
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", silent.getsockname()[1]
+    settings.EMAIL_TIMEOUT = 0.5
+    job = make_job(wants_email, mixture)
+    _succeed(job)
+    started = time.monotonic()
+    try:
+        with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
+            ended_email_send(job_id=str(job.pk), attempt=0)
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 5
+    assert not EndedJobEmail.objects.exists()  # tried again by hand or the next end, not lost
