@@ -20,6 +20,7 @@ urlpatterns = [
         name="project_compare",
     ),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel_view, name="job_cancel"),
     path("stems/<uuid:stem_id>/", jobs.stem_file, name="stem_file"),
     path("review/", review.review_queue, name="review_queue"),
     path("review/<uuid:job_id>/", review.review_decide, name="review_decide"),

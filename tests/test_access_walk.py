@@ -173,6 +173,7 @@ def test_a_role_too_low_in_ones_own_team_is_403(client, victim):
         )
         assert response.status_code == 403, name
     assert client.get(reverse("project_delete", args=[victim["project_id"]])).status_code == 403
+    assert client.post(reverse("job_cancel", args=[victim["job_id"]])).status_code == 403
     assert client.get(reverse("project_detail", args=[victim["project_id"]])).status_code == 200
     assert client.post(reverse("provider_key_delete", args=["camb"])).status_code == 403
     assert (

@@ -34,6 +34,7 @@ def test_sign_up_upload_watch_listen_and_download(
     page.click("main button[type=submit]")
     page.wait_for_selector("#job-status[data-status=queued]")
     assert page.locator("h1").inner_text() == "Caves, sung"
+    assert page.locator("#job-cancel button").is_visible()
     page.evaluate("window.__notReloaded = true")
 
     worker = run_worker_burst(stored)
@@ -43,6 +44,7 @@ def test_sign_up_upload_watch_listen_and_download(
     page.wait_for_selector("#job-status[data-status=succeeded]", timeout=15_000)
     assert page.evaluate("window.__notReloaded") is True  # htmx swapped the fragment in place
     assert page.locator("#job-status").get_attribute("hx-trigger") is None
+    assert page.locator("#job-cancel").count() == 0  # the final fragment took it away
     stems = page.locator(".mixer .track:not(.mixture)")
     assert stems.evaluate_all("rows => rows.map(r => r.dataset.stem)") == ["vocals", "instrumental"]
     # A function, evaluated once: the page's CSP refuses Playwright's eval of an expression on

@@ -200,3 +200,36 @@ def test_a_download_gets_the_whole_rest_of_an_open_range(logged_in, done_job):
         reverse("stem_file", args=[stem.public_id]) + "?download", HTTP_RANGE="bytes=10-"
     )
     assert response["Content-Range"] == f"bytes 10-{stem.size_bytes - 1}/{stem.size_bytes}"
+
+
+def test_a_member_cancels_a_queued_job_from_its_page(logged_in, user, mixture):
+    job = make_job(user, mixture, name="Too long")
+    page = logged_in.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert 'id="job-cancel"' in page and "Cancel this job" in page
+    assert logged_in.get(reverse("job_cancel", args=[job.pk])).status_code == 405
+    response = logged_in.post(reverse("job_cancel", args=[job.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("job_detail", args=[job.pk]), 302)]
+    html = response.content.decode()
+    assert "The job was canceled." in html and "Cancel this job" not in html
+    job.refresh_from_db()
+    assert job.status == Status.CANCELED and user.email in job.error
+    again = logged_in.post(reverse("job_cancel", args=[job.pk]), follow=True).content.decode()
+    assert "The job had already ended (canceled)." in again
+
+
+def test_a_viewer_sees_no_cancel_button_and_may_not_cancel(client, user, mixture):
+    from accounts.models import Membership
+
+    job = make_job(user, mixture)
+    Membership.objects.filter(user=user).update(role=Membership.Role.VIEWER)
+    client.force_login(user)
+    page = client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "Cancel this job" not in page
+    assert client.post(reverse("job_cancel", args=[job.pk])).status_code == 403
+    job.refresh_from_db()
+    assert job.status == Status.QUEUED
+
+
+def test_the_final_status_fragment_removes_the_cancel_form(logged_in, done_job):
+    fragment = logged_in.get(reverse("job_detail", args=[done_job.pk]), **HTMX).content.decode()
+    assert '<div id="job-cancel" hx-swap-oob="delete"></div>' in fragment

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http.response import HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.text import slugify
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.access import AuthenticatedHtmxHttpRequest, AuthenticatedHttpRequest
+from accounts.access import AuthenticatedHtmxHttpRequest, AuthenticatedHttpRequest, membership_for
+from accounts.models import Membership
 from jobs.access import job_for_user, stem_for_user
 from jobs.models import SeparationJob
 from jobs.polling import job_etag, poll_grant
 from jobs.selectors import ab_compare
+from jobs.services import job_cancel
 from stemweb.lib.conditional import not_modified, revalidate
 from stemweb.lib.serving import serve_stored
+
+Role = Membership.Role
 
 
 @login_required
@@ -43,10 +49,23 @@ def job_detail(request: AuthenticatedHtmxHttpRequest, job_id: str) -> HttpRespon
     if polled:
         response = render(request, "jobs/job_detail.html#job-status", context)
         return revalidate(response, etag) if etag else response
+    context["can_cancel"] = membership_for(request, job.project.team).has_role(Role.MEMBER)
     if request.user.is_staff:
         context["events"] = list(job.events.all())
         context["audit"] = list(job.audit.select_related("actor"))
     return render(request, "jobs/job_detail.html", context)
+
+
+@login_required
+@require_POST
+def job_cancel_view(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponseBase:
+    """Cancel a queued or running job (role: member), then back to its page, which says so."""
+    job = job_for_user(request, job_id, role=Role.MEMBER)
+    if job_cancel(job=job, actor=request.user, by=request.user.email):
+        messages.success(request, "The job was canceled.")
+    else:
+        messages.info(request, f"The job had already ended ({job.get_status_display().lower()}).")
+    return redirect("job_detail", job.pk)
 
 
 @login_required
