@@ -18,11 +18,34 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import av
 import numpy as np
 import soundfile as sf
+
+from audio.audioinfo import (
+    ACCEPTED_LABEL,
+    AudioError,
+    AudioInfo,
+    Limits,
+    format_duration,
+    require_duration,
+    too_long,
+)
+
+# What callers import from here: probing and decoding, and the facts and errors they give.
+__all__ = [
+    "ACCEPTED_LABEL",
+    "BLOCK_FRAMES",
+    "AudioError",
+    "AudioInfo",
+    "Decoder",
+    "Limits",
+    "probe",
+    "read_blocks",
+    "reader_for",
+    "require_duration",
+]
 
 BLOCK_FRAMES = 65536
 # What libsndfile reports as the length of a FLAC whose header leaves it out (SF_COUNT_MAX).
@@ -49,91 +72,6 @@ _FFMPEG_FORMATS = {
     "aac": ("AAC", "aac"),
 }
 _FFMPEG_CODECS = {"aac"}
-ACCEPTED_LABEL = "WAV, FLAC, MP3, AAC/M4A or OGG"
-
-
-class AudioError(ValueError):
-    """A file that stemweb cannot accept as audio. ``str(error)`` is shown to the user."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What stemweb accepts, checked against the header before decoding and again while
-    decoding: the longest duration in seconds, the most channels, the highest rate in Hz."""
-
-    longest_s: float
-    channels: int
-    sample_rate: int
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """What probing a file found. ``frames`` counts sample frames per channel: decoded ones when
-    ``complete``, else the header's count, of which only the first ``checked_frames`` were
-    decoded."""
-
-    container: str  # "WAV", "FLAC", "OGG", "MP3", "M4A", "AAC"
-    codec: str  # e.g. "PCM_24", "VORBIS", "MPEG_LAYER_III", "aac"
-    extension: str  # file extension to store it under, without the dot
-    sample_rate: int  # Hz
-    channels: int
-    frames: int
-    reader: str  # "soundfile" or "pyav"
-    peak: float | None = None  # largest absolute sample value decoded; None when not measured
-    complete: bool = True  # False when probe decoded only a bounded part (see budget_s)
-    checked_frames: int | None = None  # frames probe decoded; None when not probed
-
-    @property
-    def duration_s(self) -> float:
-        return self.frames / self.sample_rate
-
-    @property
-    def is_silent(self) -> bool:
-        """Only a complete decode can tell: a long file's first seconds may be quiet."""
-        return self.complete and self.peak == 0.0
-
-
-def format_duration(seconds: float) -> str:
-    """A duration for people: "23 ms", "4.5 s", "3 min 07 s", "2 h 05 min"."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        minutes, rest = divmod(round(seconds), 60)
-        return f"{minutes} min {rest:02d} s"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"{hours:,} h {minutes:02d} min"
-
-
-def _too_long(seconds: float | None, longest_s: float) -> AudioError:
-    """The refusal of a recording of ``seconds``, or (None) of one that went on past the limit."""
-    if seconds is None:
-        return AudioError(
-            f"The recording is too long: the maximum is {format_duration(longest_s)}, "
-            "and it goes on past that."
-        )
-    return AudioError(
-        f"The recording is too long ({format_duration(seconds)}); "
-        f"the maximum is {format_duration(longest_s)}."
-    )
-
-
-def require_duration(info: AudioInfo, *, shortest_s: float, longest_s: float) -> None:
-    """Refuse a recording outside [shortest_s, longest_s] seconds or made of silence only.
-
-    Raises:
-        AudioError: too short, too long, or silent; the message gives both durations.
-    """
-    if info.duration_s < shortest_s:
-        raise AudioError(
-            f"The recording is too short ({format_duration(info.duration_s)}); "
-            f"the minimum is {format_duration(shortest_s)}."
-        )
-    if info.duration_s > longest_s:
-        raise _too_long(info.duration_s, longest_s)
-    if info.is_silent:
-        raise AudioError("The recording is completely silent: nothing to separate.")
 
 
 def reader_for(container: str) -> str:
@@ -357,7 +295,7 @@ def _check_header(
         raise AudioError("The file's header describes no playable audio (no channels or rate).")
     if limits is not None:
         if announced is not None and announced / sample_rate > limits.longest_s:
-            raise _too_long(announced / sample_rate, limits.longest_s)
+            raise too_long(announced / sample_rate, limits.longest_s)
         if channels > limits.channels:
             raise AudioError(
                 f"The recording has {channels} channels; the most stemweb takes is "
@@ -391,7 +329,7 @@ def _settle(
     if stop is None or decoded <= stop:
         return decoded, True
     if limits is not None and decoded > limits.longest_s * sample_rate:
-        raise _too_long(None, limits.longest_s)
+        raise too_long(None, limits.longest_s)
     assert budget_s is not None  # stop came from the budget, since the limit was not passed
     checked = format_duration(budget_s)
     if announced is None:
