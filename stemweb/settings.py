@@ -1,62 +1,32 @@
-"""stemweb settings: one module, read from environment variables with defaults that run on a
-fresh checkout (SQLite, local files under var/, the local engine). Every variable is listed in
-the README's Configuration table.
+"""stemweb settings, read from environment variables with defaults that run on a fresh checkout
+(SQLite, local files under var/, the local engine); ``stemweb.config`` parses them. Every
+variable is listed in the README's Configuration table.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import dj_database_url
+
+from stemweb.config import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    provider_config,
+    s3_media_origins,
+    s3_storage,
+    secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("STEMWEB_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite default and generated keys live here
 
 
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once into var/secret_key."""
-    if key := os.environ.get("SECRET_KEY"):
-        return key
-    path = VAR_DIR / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
-
-
-SECRET_KEY = _secret_key()
+SECRET_KEY = secret_key(VAR_DIR)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -189,26 +159,6 @@ S3_ENDPOINT_URL = env_str("STEMWEB_S3_ENDPOINT_URL")
 S3_REGION = env_str("STEMWEB_S3_REGION")
 
 
-def s3_storage(bucket: str, endpoint_url: str, region: str) -> dict[str, Any]:
-    """The ``STORAGES["default"]`` entry for django-storages' S3Storage: private objects (no
-    ACL, links presigned on demand with Signature Version 4, which every AWS region and
-    S3-compatible store accepts; links live at most 7 days), uploads never overwriting an object
-    of the same name. Credentials come from boto3's usual chain (``AWS_ACCESS_KEY_ID``... or an
-    instance role)."""
-    return {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": bucket,
-            "endpoint_url": endpoint_url or None,
-            "region_name": region or None,
-            "default_acl": None,
-            "querystring_auth": True,
-            "signature_version": "s3v4",
-            "file_overwrite": False,
-        },
-    }
-
-
 STORAGES = {
     "default": s3_storage(S3_BUCKET, S3_ENDPOINT_URL, S3_REGION)
     if S3_BUCKET
@@ -325,18 +275,6 @@ STEMWEB_INVITATION_DAYS = env_int("STEMWEB_INVITATION_DAYS", 7)
 # Each remote provider is configured by STEMWEB_<KEY>_API_KEY, _BASE_URL, _ENABLED (default on;
 # offered only to teams with a key, the site's or their own), _POLL_S (seconds between status
 # checks) and _DEADLINE_S (after which a job ends timed_out). See ../shared/specs/PROVIDERS.md.
-def provider_config(key: str, base_url: str, poll_s: float, deadline_s: float) -> dict:
-    prefix = f"STEMWEB_{key.upper()}_"
-    api_key = env_str(prefix + "API_KEY")
-    return {
-        "api_key": api_key,
-        "base_url": env_str(prefix + "BASE_URL", base_url).rstrip("/"),
-        "enabled": env_bool(prefix + "ENABLED", True),  # offered once a key is known
-        "poll_s": float(env_str(prefix + "POLL_S") or poll_s),
-        "deadline_s": float(env_str(prefix + "DEADLINE_S") or deadline_s),
-    }
-
-
 STEMWEB_PROVIDERS = {
     "local": {"enabled": env_bool("STEMWEB_LOCAL_ENABLED", True)},
     "camb": provider_config("camb", "https://client.camb.ai/apis", 5, 1800),
@@ -387,23 +325,6 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env_int("STEMWEB_TRUSTED_PROXY_COUNT", 0)
 ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env_str("STEMWEB_CLIENT_IP_HEADER") or None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-
-
-def s3_media_origins(bucket: str, endpoint_url: str, region: str) -> list[str]:
-    """The origins of the presigned links ``stemweb.lib.serving.serve_stored`` redirects the
-    players to, as boto3 builds them: path-style at a custom endpoint (``scheme://host[:port]``);
-    at AWS, the bucket's virtual host (global, and regional when a region is set), or path-style
-    at the S3 endpoint for a bucket name with dots. Empty without a bucket (local storage)."""
-    if not bucket:
-        return []
-    if endpoint_url:
-        endpoint = urlsplit(endpoint_url)
-        return [f"{endpoint.scheme}://{endpoint.netloc}"]
-    if "." in bucket:
-        return [f"https://s3.{region}.amazonaws.com" if region else "https://s3.amazonaws.com"]
-    return [f"https://{bucket}.s3.amazonaws.com"] + (
-        [f"https://{bucket}.s3.{region}.amazonaws.com"] if region else []
-    )
 
 
 # Content-Security-Policy on every response (django-csp): scripts and styles come from static

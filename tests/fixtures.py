@@ -38,8 +38,8 @@ from jobs.services import job_create
 from library.models import Project
 from library.services import project_create
 from providers.stemsets import StemSet
+from stemweb.config import s3_storage
 from stemweb.lib.storage import iter_stored
-from stemweb.settings import s3_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("STEMWEB_SHARED_DIR", ROOT.parent / "shared"))

@@ -14,7 +14,7 @@ import pytest
 from django.http import HttpResponse
 from django.urls import reverse
 
-from stemweb.settings import s3_media_origins
+from stemweb.config import s3_media_origins
 from tests.fixtures import ROOT, make_job
 
 TEMPLATES = sorted((ROOT / "templates").rglob("*.html"))
