@@ -43,18 +43,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
-import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +60,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from load import Phase, run_python, run_wrk  # noqa: E402
+from procstat import TICK, busy_ticks, ticks, tree_ticks  # noqa: E402
 from served import (  # noqa: E402
     PG_SERVER,
     THREADS,
@@ -76,179 +74,6 @@ from served import (  # noqa: E402
 )
 
 from stemweb.lib import embedded_redis  # noqa: E402
-
-WRK_THREADS = 2
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Phase:
-    """One measured phase: rate (requests/s), latencies (ms), answers by status, and the CPU
-    (cores, averaged over the phase) of the server, the load generator and all else."""
-
-    rate: float
-    p50: float
-    p99: float
-    statuses: dict[int, int]
-    server_cpu: float = 0.0
-    services_cpu: float = 0.0
-    client_cpu: float = 0.0
-    other_cpu: float = 0.0
-
-    @property
-    def cpu_ms(self) -> float:
-        """CPU time per request (ms) of gunicorn, the database backends and Redis: steadier
-        than the rate when other processes take cores away, since it counts only what serving
-        the requests spent."""
-        return (self.server_cpu + self.services_cpu) / self.rate * 1000
-
-    def line(self) -> str:
-        answers = ", ".join(f"{n} x {code}" for code, n in sorted(self.statuses.items()))
-        return (
-            f"{self.rate:7,.0f} req/s, p50 {self.p50:6.1f} ms, p99 {self.p99:6.1f} ms, "
-            f"CPU {self.cpu_ms:.2f} ms/req; cores: "
-            f"gunicorn {self.server_cpu:.2f}, database + Redis {self.services_cpu:.2f}, "
-            f"client {self.client_cpu:.2f}, other {self.other_cpu:.2f} ({answers})"
-        )
-
-
-# --- CPU accounting (/proc) -------------------------------------------------------------------
-def _busy_ticks() -> int:
-    """Busy CPU ticks of the whole machine so far (all but idle and iowait)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields) - fields[3] - fields[4]
-
-
-def _process_ticks(pid: int) -> int:
-    """user + system ticks of one process (all its threads); 0 once it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
-
-
-def _ticks(pids: list[int]) -> dict[int, int]:
-    return {pid: _process_ticks(pid) for pid in pids}
-
-
-def _tree_ticks(root: int) -> int:
-    """Ticks of ``root`` and its children (a gunicorn master and its workers)."""
-    total = _process_ticks(root)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            if parent == root:
-                total += _process_ticks(int(entry.name))
-    return total
-
-
-# --- Load generators -------------------------------------------------------------------------
-def run_wrk(
-    base: str, url: str, *, cookies: list[str], headers: dict[str, str], pollers: int, seconds: int
-) -> tuple[Phase, float]:
-    """One wrk run; returns the phase (CPU not filled in) and wrk's own CPU seconds."""
-    command = [
-        "wrk", f"-t{WRK_THREADS}", f"-c{pollers}", f"-d{seconds}s",
-        "--timeout", "30s", "-s", str(ROOT / "benchmarks" / "poll.lua"),
-    ]  # fmt: skip
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    command += [base + url, "--", *cookies]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert process.stdout is not None
-    output = process.stdout.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    lines = [line for line in output.splitlines() if line.startswith("POLL ")]
-    if process.returncode or not lines:
-        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
-    result = json.loads(lines[-1].removeprefix("POLL "))
-    if result["socket_errors"]:
-        raise RuntimeError(f"wrk: socket errors on {url}:\n{output}")
-    phase = Phase(
-        rate=result["requests"] / (result["duration_us"] / 1e6),
-        p50=result["p50_us"] / 1000,
-        p99=result["p99_us"] / 1000,
-        statuses={int(code): n for code, n in result["statuses"].items()},
-    )
-    return phase, usage.ru_utime + usage.ru_stime
-
-
-def _poller(
-    conn: tuple[str, int],
-    url: str,
-    headers: dict[str, str],
-    stop: threading.Event,
-    record: threading.Event,
-    out: list[tuple[float, int]],
-) -> None:
-    # (ETag, body): the browser cache's entry; the body a 304 stands for is not needed here
-    cached = (headers["If-None-Match"], b"") if "If-None-Match" in headers else None
-    connection = http.client.HTTPConnection(*conn, timeout=30)
-    while not stop.is_set():
-        sent = dict(headers)
-        if cached is not None:
-            sent["If-None-Match"] = cached[0]
-        started = time.perf_counter()
-        connection.request("GET", url, headers=sent)
-        response = connection.getresponse()
-        body = response.read()
-        ms = (time.perf_counter() - started) * 1000
-        if response.status == 200 and (etag := response.getheader("ETag")):
-            cached = (etag, body)
-        elif response.status not in (200, 304):
-            raise RuntimeError(f"{url}: {response.status}")
-        if record.is_set():
-            out.append((ms, response.status))  # list.append is atomic under the GIL
-    connection.close()
-
-
-def run_python(
-    base: str, url: str, *, cookies: list[str], headers: dict[str, str], pollers: int, seconds: int
-) -> tuple[Phase, float]:
-    """One thread per poller with http.client (the fallback without wrk); returns the phase and
-    this process's CPU seconds meanwhile."""
-    host, port = base.removeprefix("http://").split(":")
-    stop, record = threading.Event(), threading.Event()
-    out: list[tuple[float, int]] = []
-    threads = [
-        threading.Thread(
-            target=_poller,
-            args=(
-                (host, int(port)), url, {**headers, "Cookie": cookies[i % len(cookies)]},
-                stop, record, out,
-            ),
-            daemon=True,
-        )
-        for i in range(pollers)
-    ]  # fmt: skip
-    for thread in threads:
-        thread.start()
-    time.sleep(0.5)  # every poller has its first 200 (and ETag)
-    cpu, started = time.process_time(), time.perf_counter()
-    record.set()
-    time.sleep(seconds)
-    record.clear()
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=60)
-    times = [ms for ms, _ in out]
-    statuses: dict[int, int] = {}
-    for _, status in out:
-        statuses[status] = statuses.get(status, 0) + 1
-    phase = Phase(
-        rate=len(times) / wall,
-        p50=statistics.median(times),
-        p99=statistics.quantiles(times, n=100)[-1],
-        statuses=statuses,
-    )
-    return phase, cpu
 
 
 def measure(
@@ -269,12 +94,12 @@ def measure(
     if etag := first.headers.get("ETag"):
         kw["headers"] = {**kw["headers"], "If-None-Match": etag}
     run(base, url, **{**kw, "seconds": warmup})
-    busy, ours, theirs = _busy_ticks(), _tree_ticks(server.pid), _ticks(services())
+    busy, ours, theirs = busy_ticks(), tree_ticks(server.pid), ticks(services())
     started = time.perf_counter()
     phase, client_s = run(base, url, **kw)
     wall = time.perf_counter() - started
-    busy, ours = _busy_ticks() - busy, _tree_ticks(server.pid) - ours
-    theirs = {pid: ticks - theirs.get(pid, 0) for pid, ticks in _ticks(services()).items()}
+    busy, ours = busy_ticks() - busy, tree_ticks(server.pid) - ours
+    theirs = {pid: ticks - theirs.get(pid, 0) for pid, ticks in ticks(services()).items()}
     phase.server_cpu = ours / TICK / wall
     phase.services_cpu = sum(theirs.values()) / TICK / wall
     phase.client_cpu = client_s / wall

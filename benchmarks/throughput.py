@@ -40,7 +40,6 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,15 +47,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from procstat import cpu_s, interrupted  # noqa: E402
+from rounds import Round, load, p95, report, table  # noqa: E402
+
 from tests.faults.world import SHARED, World  # noqa: E402
 
 SAMPLE_S = 0.05  # how often the watcher samples the workers and the sandbox's tasks
 JOB_TIMEOUT_S = 1800.0  # for one round's jobs to end
 _LOADED = re.compile(r"models loaded in ([0-9.]+) s")
-
-
-def _interrupted(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally that tears the world down
 
 
 def _when(moment: datetime | float) -> float:
@@ -66,17 +64,6 @@ def _when(moment: datetime | float) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
-
-
-def p95(values: list[float]) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=20, method="inclusive")[-1]
-
-
-def load() -> str:
-    """The machine's load average (1, 5, 15 min): other work shares these cores."""
-    return "load average " + ", ".join(f"{n:.1f}" for n in os.getloadavg())
 
 
 class Watcher(threading.Thread):
@@ -103,34 +90,6 @@ class Watcher(threading.Thread):
                 workers = Worker.all(connection=self.connection)
                 busy = sum(worker.get_state() == "busy" for worker in workers)
                 self.samples.append((now, busy, len(workers)))
-
-
-@dataclass
-class Round:
-    """What one number of workers measured."""
-
-    workers: int
-    local_rate: float = 0.0  # jobs per minute
-    local_overhead: list[float] = field(default_factory=list)  # s per job
-    local_engine: list[float] = field(default_factory=list)
-    local_loading: list[float] = field(default_factory=list)
-    local_wall: list[float] = field(default_factory=list)
-    local_collecting: list[float] = field(default_factory=list)  # engine done to succeeded
-    local_cycle: float = 0.0  # worker seconds per job beyond the engine's
-    camb_rate: float = 0.0
-    camb_overhead: list[float] = field(default_factory=list)  # wall - provider - poll wait
-    camb_submitting: list[float] = field(default_factory=list)  # claimed to submission answered
-    camb_collecting: list[float] = field(default_factory=list)  # SUCCESS seen to succeeded
-    camb_poll_wait: list[float] = field(default_factory=list)
-    camb_provider: list[float] = field(default_factory=list)
-    camb_submit_s: float = 0.0
-    busy_mean: float = 0.0
-    busy_max: int = 0
-    checks: int = 0  # status checks RQ ran (none while the checker runs)
-    check_horse_s: float = 0.0  # median time of one check in the work-horse
-    checker_checks: int = 0  # status checks the checker process ran
-    checker_cpu_ms: float = 0.0  # the checker's CPU time per check
-    problems: list[str] = field(default_factory=list)
 
 
 class Bench:
@@ -242,7 +201,7 @@ class Bench:
         checked_before = sum(waiting.values_list("checks", flat=True))
         checker = self.world.children["checker"].process
         assert checker is not None
-        cpu_before = _cpu_s(checker.pid)
+        cpu_before = cpu_s(checker.pid)
         self.watcher.samples.clear()
         self.watcher.recording.set()
         began = time.time()
@@ -250,7 +209,7 @@ class Bench:
         self.watcher.recording.clear()
         ended = time.time()
         result.checker_checks = sum(waiting.values_list("checks", flat=True)) - checked_before
-        cpu = _cpu_s(checker.pid) - cpu_before
+        cpu = cpu_s(checker.pid) - cpu_before
         result.checker_cpu_ms = cpu / max(result.checker_checks, 1) * 1000
         samples = [busy for _, busy, _ in self.watcher.samples]
         result.busy_mean = statistics.mean(samples)
@@ -284,70 +243,8 @@ class Bench:
         result.camb_collecting.append(_when(job.finished) - seen)
 
 
-def _cpu_s(pid: int) -> float:
-    """The user and system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _failures(jobs: list[Any]) -> list[str]:
     return [f"job {job.pk} {job.status}: {job.error[:200]}" for job in jobs if job.error]
-
-
-def _spread(values: list[float]) -> str:
-    if not values:
-        return "-"
-    return f"median {statistics.median(values):.2f} s, p95 {p95(values):.2f} s"
-
-
-def report(result: Round, jobs: int, wait_s: float) -> None:
-    r = result
-    print(f"{r.workers} worker{'s' if r.workers > 1 else ''} ({load()} at the end):")
-    loading = f" (models loaded: {_spread(r.local_loading)})" if r.local_loading else ""
-    print(f"  local: {r.local_rate:.1f} jobs/min; wall {_spread(r.local_wall)}")
-    print(f"    engine {_spread(r.local_engine)}{loading}")
-    print(
-        f"    overhead (wall - engine) {_spread(r.local_overhead)}, "
-        f"max {max(r.local_overhead, default=0):.2f} s"
-    )
-    print(f"      of which collecting (engine done to succeeded) {_spread(r.local_collecting)}")
-    print(f"    worker time per job beyond the engine: {r.local_cycle:.2f} s")
-    print(f"  CAMB.AI: {jobs} submitted in {r.camb_submit_s:.1f} s")
-    print(
-        f"    while all {jobs} waited {wait_s:.0f} s on the sandbox: busy workers mean "
-        f"{r.busy_mean:.3f}, max {r.busy_max}; the checker ran {r.checker_checks} checks "
-        f"({r.checker_checks / wait_s:.1f}/s, {r.checker_cpu_ms:.1f} ms of its CPU each); "
-        f"the workers ran {r.checks}"
-        + (f" ({r.check_horse_s * 1000:.0f} ms each in the work-horse, median)" if r.checks else "")
-    )
-    print(f"    after the sandbox was let go: {r.camb_rate:.1f} jobs/min")
-    print(f"    provider time {_spread(r.camb_provider)}; poll wait {_spread(r.camb_poll_wait)}")
-    print(f"    overhead (wall - provider - poll wait) {_spread(r.camb_overhead)}")
-    print(
-        f"      of which submitting (claim to answer) {_spread(r.camb_submitting)}; "
-        f"collecting (SUCCESS to succeeded) {_spread(r.camb_collecting)}"
-    )
-    for problem in r.problems:
-        print(f"  PROBLEM: {problem}")
-    print(flush=True)
-
-
-def table(rounds: list[Round]) -> None:
-    print(
-        "| workers | local jobs/min | local overhead median / p95 | CAMB.AI jobs/min "
-        "| CAMB.AI overhead median / p95 (poll wait) | busy workers while CAMB.AI jobs wait "
-        "(mean / max) |"
-    )
-    print("|---|---|---|---|---|---|")
-    for r in rounds:
-        local = r.local_overhead or [0.0]
-        camb = r.camb_overhead or [0.0]
-        wait = statistics.median(r.camb_poll_wait) if r.camb_poll_wait else 0.0
-        print(
-            f"| {r.workers} | {r.local_rate:.1f} | {statistics.median(local):.2f} / "
-            f"{p95(local):.2f} s | {r.camb_rate:.1f} | {statistics.median(camb):.2f} / "
-            f"{p95(camb):.2f} s (+{wait:.1f} s) | {r.busy_mean:.3f} / {r.busy_max} |"
-        )
 
 
 def main() -> int:
@@ -363,7 +260,7 @@ def main() -> int:
         parser.error("--workers must grow: each round adds workers to the last")
     if not any((SHARED / "audio" / "dev").glob("*/mixture.flac")):
         parser.error(f"no dev recordings in {SHARED / 'audio' / 'dev'}")
-    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
     world = World(
         keep=args.keep, name="bench", timing={"STEMWEB_CAMB_POLL_S": str(args.camb_poll_s)}
     )

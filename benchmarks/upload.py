@@ -48,6 +48,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from procstat import interrupted  # noqa: E402
 from served import (  # noqa: E402
     THREADS,
     WORKERS,
@@ -67,10 +68,6 @@ UPLOAD_URL = "/projects/new/"
 IGNORING_URL = "/team/usage/"  # a page that ignores a POST's body (the CSRF check parses it)
 ACCESS_FORMAT = "%(p)s %(m)s %(U)s %(s)s %(M)s"  # <pid> method path status milliseconds
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-def _interrupted(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally that cleans up
 
 
 def write_wav(path: Path, size: int) -> float:
@@ -200,7 +197,7 @@ def main() -> int:
     parser.add_argument("--mb", type=int, default=190, help="size of the WAV, in MB (2^20 B)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
 
     tmp = Path(tempfile.mkdtemp(prefix="stemweb-bench-upload-"))
     logs = tmp / "logs"
