@@ -219,7 +219,7 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
                     raise UnreadableStem(name, exc) from None
                 if block is not None:
                     parts.append(block)
-                    if name in meters and not _measured(meters[name].add, block, name):
+                    if name in meters and not _measured(name, meters[name].add, block):
                         del meters[name]
             mix_block = None
             if mix_stream is not None:
@@ -230,7 +230,7 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
             if (
                 mix_block is not None
                 and residual is not None
-                and not _measured(residual.add, mix_block, parts, "the residual")
+                and not _measured("the residual", residual.add, mix_block, parts)
             ):
                 residual = None
             if not parts and mix_block is None:
@@ -267,13 +267,13 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
     )
 
 
-def _measured(add: Callable[..., None], *args: object) -> bool:
-    """Feed a block to a measurement, ``args[-1]`` naming it in the log; False when it failed
-    (it is then dropped)."""
+def _measured(what: str, add: Callable[..., None], *args: object) -> bool:
+    """Feed a block to the measurement of ``what``; False, logged, when it failed (the caller
+    then drops it)."""
     try:
-        add(*args[:-1])
+        add(*args)
     except Exception:
-        log.warning("measuring %s failed", args[-1], exc_info=True)
+        log.warning("measuring %s failed", what, exc_info=True)
         return False
     return True
 

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -27,17 +28,28 @@ import numpy as np
 import pytest
 import soundfile as sf
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+from rq import SimpleWorker
+from rq.registry import ScheduledJobRegistry
 
-from accounts.models import Membership, Team, User
-from accounts.services import team_ensure_personal
+from accounts.models import Invitation, Membership, Team, User
+from accounts.services import provider_key_set, team_ensure_personal
 from api.services import token_create
 from audio.probe import probe
+from downloads.models import CustomMix
+from jobs.checker import check_due
 from jobs.models import SeparationJob
-from jobs.services import job_create
+from jobs.services import StemFile, job_create, store_stems
 from library.models import Project
 from library.services import project_create
+from providers.sandboxing.state import Sandbox
+from providers.sandboxing.stems import split
 from providers.stemsets import StemSet
+from sandbox.server import serve
 from stemweb.config import s3_storage
 from stemweb.lib.storage import iter_stored
 
@@ -321,9 +333,6 @@ def make_finished_job(
 ) -> SeparationJob:
     """A succeeded job whose stems are real audio summing to ``source``, stored and measured the
     way a provider's are (the sandbox's splitter makes them)."""
-    from jobs.services import StemFile, store_stems
-    from providers.sandboxing.stems import split
-
     job = SeparationJob.objects.create(
         project=project or make_project(user, source, name),
         provider=provider,
@@ -345,16 +354,6 @@ def furnish(owner: User, job: SeparationJob, *, invitee: str, camb_key: str, tok
     """What a team's pages show besides its projects, for ``owner``'s team: a pending
     invitation of ``invitee``, a CAMB.AI key, ``owner``'s personal access token named ``token``
     and a ready custom mix of ``job`` (a stored stub file). Returns (invitation, mix)."""
-    from datetime import timedelta
-
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-    from django.utils import timezone
-
-    from accounts.models import Invitation
-    from accounts.services import provider_key_set
-    from downloads.models import CustomMix
-
     team = job.project.team
     invitation = Invitation.objects.create(
         team=team,
@@ -374,6 +373,22 @@ def furnish(owner: User, job: SeparationJob, *, invitee: str, camb_key: str, tok
         file=default_storage.save("mixes/karaoke.wav", ContentFile(b"RIFF")),
     )
     return invitation, mix
+
+
+@pytest.fixture
+def running_job(user: User, mixture: Path) -> SeparationJob:
+    """A job of ``user``'s, running at 42 %, as its status poll sees it."""
+    job = make_job(user, mixture)
+    SeparationJob.objects.filter(pk=job.pk).update(
+        status=SeparationJob.Status.RUNNING, progress=0.42, started=timezone.now()
+    )
+    return job
+
+
+def poll_status(client: Any, job: SeparationJob, etag: str | None = None, **extra: Any) -> Any:
+    """The job page's htmx status poll, with ``If-None-Match`` when ``etag`` is given."""
+    headers = {"HTTP_HX_REQUEST": "true", **({"HTTP_IF_NONE_MATCH": etag} if etag else {})}
+    return client.get(reverse("job_detail", args=[job.pk]), **headers, **extra)
 
 
 @pytest.fixture
@@ -532,9 +547,6 @@ SANDBOX_KEY = "sandbox-key"
 @pytest.fixture(scope="session")
 def sandbox(shared_dir):
     """The provider sandboxes on a free loopback port, for the whole session."""
-    from providers.sandboxing.state import Sandbox
-    from sandbox.server import serve
-
     box = Sandbox(api_key=SANDBOX_KEY, callback_scale=0.005)  # retries after 0.3, 1.5, 4.5 s
     for mixture in sorted((shared_dir / "audio" / "dev").glob("*/mixture.flac")):
         box.add_track(mixture.parent.name, "audio-1", mixture)
@@ -568,12 +580,6 @@ def work_due(queue_names=("default", "local")) -> None:
     remote jobs that are due (``jobs.checker.check_due``), move scheduled RQ jobs that are due
     (``enqueue_in``) onto their queues, then run every queued job with a real RQ worker.
     """
-
-    from rq import SimpleWorker
-    from rq.registry import ScheduledJobRegistry
-
-    from jobs.checker import check_due
-
     check_due()
 
     queues = [django_rq.get_queue(name) for name in queue_names]
@@ -589,8 +595,6 @@ def work_due(queue_names=("default", "local")) -> None:
 
 def drain(job, timeout_s: float = 60.0):
     """Work the queues until the job ends; returns the row."""
-
-    from jobs.models import SeparationJob
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

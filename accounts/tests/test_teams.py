@@ -9,8 +9,9 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.models import Invitation, Membership, ProviderKey, Team
+from jobs.models import SeparationJob
 from library.models import Folder, Project
-from tests.fixtures import make_project, make_user
+from tests.fixtures import make_job, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 Role = Membership.Role
@@ -194,9 +195,6 @@ def test_an_invitation_mail_carries_a_working_link(
 
 
 def test_the_usage_page_counts_this_months_jobs_in_their_units(logged_in, user, mixture):
-    from jobs.models import SeparationJob
-    from tests.fixtures import make_job
-
     make_job(user, mixture, name="Counted")  # 20 s x 2 stems = 40 stem-seconds, queued
     make_job(user, mixture, name="Failed").mark_failed("no")  # not counted
     team = Membership.objects.get(user=user).team

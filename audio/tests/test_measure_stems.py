@@ -14,6 +14,7 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
+from audio import analysis
 from audio.analysis import BUCKETS, UnreadableStem, measure_stems
 from audio.probe import probe
 
@@ -104,8 +105,6 @@ def test_it_holds_one_block_per_file_not_the_files(tmp_path: Path):
 def test_a_measurement_that_fails_leaves_that_stem_unmeasured_not_the_stems_unread(
     dev_dir, monkeypatch, caplog
 ):
-    from audio import analysis
-
     case = dev_dir / DEV01
     stems = {"foreground": case / "foreground.flac", "background": case / "background.flac"}
     real_add = analysis._StemMeter.add

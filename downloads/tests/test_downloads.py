@@ -14,9 +14,16 @@ import pytest
 import soundfile as sf
 from django.urls import reverse
 
+from accounts.models import Membership
+from audio.analysis import analyze_stem
 from audio.engine.modelfiles import SPLEETER_ONNX_SHA256
+from audio.probe import probe
 from downloads.models import CustomMix, Rendition
+from downloads.rendering import MAX_ATTEMPTS, renders_recover
+from jobs import queues
+from jobs.models import Stem
 from jobs.tasks import run_job
+from library.models import Project
 from providers.stemsets import StemSet
 from tests.fixtures import (
     fetch_download,
@@ -135,8 +142,6 @@ def test_a_custom_karaoke_mix_renders_and_is_listed(client, user, job):
 
 
 def test_a_viewer_cannot_render_a_mix(client, user, job):
-    from accounts.models import Membership
-
     Membership.objects.filter(user=user).update(role=Membership.Role.VIEWER)
     client.force_login(user)
     response = client.post(reverse("mix_new", args=[job.pk]), {"use_vocals": "1", "format": "wav"})
@@ -154,10 +159,6 @@ def test_stems_peaks_and_loudness_reach_the_page(client, user, job):
 
 
 def test_a_stem_with_no_signal_is_marked_on_the_page(client, user, job):
-    from audio.analysis import analyze_stem
-    from audio.probe import probe
-    from jobs.models import Stem
-
     stem = job.stems.get(name="vocals")
     sf.write(stem.file.path, np.zeros((882000, 2)), 44100, subtype="PCM_24")
     measured = analyze_stem(stem.file.path, probe(stem.file.path))
@@ -210,8 +211,6 @@ def test_a_failed_conversion_is_shown_to_polls_and_retried_only_when_asked(clien
 
 @pytest.mark.s3
 def test_deleting_a_project_removes_every_file_it_made(client, user, job, stored):
-    from library.models import Project
-
     client.force_login(user)
     stem = job.stems.get(name="vocals")
     client.get(reverse("stem_download", args=[stem.public_id, "mp3"]))
@@ -255,8 +254,6 @@ def test_renders_redis_lost_are_handed_over_again_once_then_given_up(client, use
     import django_rq
     from django.utils import timezone
 
-    from downloads.rendering import MAX_ATTEMPTS, renders_recover
-
     django_rq.get_connection("local").flushdb()  # Redis restarted empty
     assert renders_recover(held=set()) == {"renders requeued": 0, "renders failed": 0}
     rendition = Rendition.objects.get(stem=stem)  # both were asked for a moment ago
@@ -265,8 +262,6 @@ def test_renders_redis_lost_are_handed_over_again_once_then_given_up(client, use
     Rendition.objects.filter(pk=rendition.pk).update(queued_at=long_ago)
     CustomMix.objects.filter(pk=mix.pk).update(created=long_ago)
     assert renders_recover(held=set()) == {"renders requeued": 2, "renders failed": 0}
-    from jobs import queues
-
     held = {(queues.RENDER_STEM, str(rendition.pk)), (queues.RENDER_MIX, str(mix.pk))}
     Rendition.objects.filter(pk=rendition.pk).update(queued_at=long_ago)
     assert renders_recover(held=held)["renders requeued"] == 0  # RQ still holds them

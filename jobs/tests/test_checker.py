@@ -13,13 +13,16 @@ from datetime import timedelta
 
 import django_rq
 import pytest
+from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.registry import ScheduledJobRegistry
 
 from jobs import queues
 from jobs.checker import Checker, check_due, jobs_due
 from jobs.models import SeparationJob
 from jobs.services import job_create
+from jobs.services import run as run_service
 from jobs.tasks import run_job
 from stemweb.health import checker_alive
 from tests.fixtures import ROOT, make_job, make_project, process_env, work_due
@@ -130,8 +133,6 @@ def test_the_checker_process_beats_checks_and_stops_on_sigterm(providers, user, 
     default = django_rq.get_queue(queues.DEFAULT)
     default.empty()
     run_job(str(job.pk))
-    from django.conf import settings
-
     env = {
         **process_env(stored),
         "STEMWEB_CAMB_BASE_URL": settings.STEMWEB_PROVIDERS["camb"]["base_url"],
@@ -163,10 +164,6 @@ def test_the_checker_process_beats_checks_and_stops_on_sigterm(providers, user, 
 def test_a_hand_over_while_redis_is_down_is_tried_again_not_failed(
     providers, user, mixture, monkeypatch
 ):
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    from jobs.services import run as run_service
-
     job = _camb(user, mixture)
     SeparationJob.objects.filter(pk=job.pk).update(status=Status.RUNNING, provider_task_id="t-1")
 

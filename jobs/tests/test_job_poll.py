@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from jobs.models import SeparationJob
-from tests.fixtures import make_job
+from tests.fixtures import poll_status as poll
 
 Status = SeparationJob.Status
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def running_job(user, mixture):
-    job = make_job(user, mixture)
-    SeparationJob.objects.filter(pk=job.pk).update(
-        status=Status.RUNNING, progress=0.42, started=timezone.now()
-    )
-    return job
-
-
-def poll(client, job, etag=None):
-    headers = {**HTMX, **({"HTTP_IF_NONE_MATCH": etag} if etag else {})}
-    return client.get(reverse("job_detail", args=[job.pk]), **headers)
 
 
 def test_a_running_job_fragment_carries_an_etag_the_browser_revalidates(logged_in, running_job):

@@ -8,8 +8,10 @@ import pytest
 import soundfile as sf
 from django.urls import reverse
 
-from jobs.models import SeparationJob
+from accounts.models import Membership
+from jobs.models import JobEvent, SeparationJob
 from jobs.tasks import run_job
+from library.models import Project
 from providers.stemsets import StemSet
 from tests.fixtures import make_finished_job, make_job
 
@@ -152,8 +154,6 @@ def test_anonymous_visitors_are_sent_to_log_in(client, done_job):
 
 
 def test_staff_see_provider_events_and_members_do_not(client, user, engine_job):
-    from jobs.models import JobEvent
-
     done_job = engine_job
     JobEvent.objects.create(
         job=done_job,
@@ -177,9 +177,6 @@ def test_staff_see_provider_events_and_members_do_not(client, user, engine_job):
 
 
 def test_a_platform_track_job_page_and_dashboard_render_before_the_track_is_known(logged_in, user):
-    from accounts.models import Membership
-    from library.models import Project
-
     team = Membership.objects.get(user=user).team
     project = Project.objects.create(
         team=team, name="On the platform", platform_task_id="t-7", platform_audio_id="a-2"
@@ -218,8 +215,6 @@ def test_a_member_cancels_a_queued_job_from_its_page(logged_in, user, mixture):
 
 
 def test_a_viewer_sees_no_cancel_button_and_may_not_cancel(client, user, mixture):
-    from accounts.models import Membership
-
     job = make_job(user, mixture)
     Membership.objects.filter(user=user).update(role=Membership.Role.VIEWER)
     client.force_login(user)

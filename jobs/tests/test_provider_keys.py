@@ -7,6 +7,7 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.models import Membership, ProviderKey
+from accounts.services import provider_key_set
 from jobs.models import JobEvent, SeparationJob
 from jobs.services import job_create
 from providers.stemsets import StemSet
@@ -39,8 +40,6 @@ def test_the_team_key_overrides_the_sites(providers, settings, mixture):
     owner = make_user("own@example.com")
     team = Membership.objects.get(user=owner).team
     other = make_user("other@example.com")
-
-    from accounts.services import provider_key_set
 
     provider_key_set(team=team, provider="camb", key=SANDBOX_KEY, user=owner)
     ours = drain(
@@ -77,8 +76,6 @@ def test_a_team_key_alone_makes_a_provider_available_to_that_team_only(client, s
         },
     }
     owner, stranger = make_user("own@example.com"), make_user("str@example.com")
-    from accounts.services import provider_key_set
-
     provider_key_set(
         team=Membership.objects.get(user=owner).team, provider="camb", key=SECRET, user=owner
     )

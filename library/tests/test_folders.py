@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from accounts.models import Membership
 from jobs.models import SeparationJob
+from jobs.views import listing
 from library.models import Folder, Project
 from library.services import FolderError, folder_create, folder_move, folder_rename
 from library.tasks import source_peaks
@@ -96,8 +97,6 @@ def test_folder_page_shows_breadcrumbs_tree_and_its_projects(logged_in, user, te
 
 
 def test_sort_filter_search_and_paginate(logged_in, user, mixture, monkeypatch):
-    from jobs.views import listing
-
     monkeypatch.setattr(listing, "PAGE_SIZE", 2)
     for name in ("Alpha", "Bravo", "Charlie"):
         make_job(user, mixture, name=name)

@@ -3,6 +3,10 @@ for a canceled job nor a team they left, sent once per end however often the hoo
 
 from __future__ import annotations
 
+import smtplib
+import socket
+import time
+
 import django_rq
 import pytest
 from django.core import mail
@@ -163,10 +167,6 @@ def test_nothing_for_a_job_nobody_started(wants_email, mixture):
 def test_an_smtp_server_that_never_answers_fails_the_send_in_email_timeout(
     wants_email, mixture, settings
 ):
-    import smtplib
-    import socket
-    import time
-
     assert settings.EMAIL_TIMEOUT == 10  # the site's default: sending never waits forever
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from accounts.models import Membership
 from audio.probe import probe
+from jobs import signing
 from jobs.models import JobEvent, SeparationJob
 from jobs.services import job_create
 from library.models import Project
@@ -106,8 +108,6 @@ def test_finevoice_fetches_the_source_from_s3_by_a_presigned_link(
 ):
     """With S3 storage FineVoice's ``sourceUrl`` is the bucket's presigned link: the sandbox
     downloads the source from the S3 server, not through stemweb."""
-    from jobs import signing
-
     given: list[str] = []
     presign = signing.source_url
 
@@ -130,8 +130,6 @@ def test_finevoice_fetches_the_source_from_s3_by_a_presigned_link(
 
 
 def test_the_signed_source_link_needs_its_signature(providers, owner, mixture, live_server):
-    from jobs import signing
-
     project = make_project(owner, mixture)
     url = signing.source_url(project)
     assert url.startswith(live_server.url)
@@ -140,8 +138,6 @@ def test_the_signed_source_link_needs_its_signature(providers, owner, mixture, l
 
 
 def _platform_project(owner, case: str) -> Project:
-    from accounts.models import Membership
-
     team = Membership.objects.get(user=owner).team
     return Project.objects.create(
         team=team, name=case, created_by=owner, platform_task_id=case, platform_audio_id="audio-1"

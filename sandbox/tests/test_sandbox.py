@@ -8,8 +8,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import numpy as np
 import pytest
+import soundfile as sf
 
+from providers.sandboxing import stems
 from tests.fixtures import DEV01, SANDBOX_KEY
 
 BEARER = {"Authorization": f"Bearer {SANDBOX_KEY}"}
@@ -116,11 +119,6 @@ def test_suno_callbacks_are_retried_after_1_5_and_15_minutes_scaled(sandbox):
 
 
 def test_a_recording_split_before_is_copied_not_separated_again(dev_dir, tmp_path, monkeypatch):
-    import numpy as np
-    import soundfile as sf
-
-    from providers.sandboxing import stems
-
     source = dev_dir / DEV01 / "mixture.flac"
     names = ["vocals", "instrumental"]
     first = stems.split(source, names, tmp_path / "first")

@@ -19,7 +19,7 @@ from accounts.models import Membership
 from jobs.services import job_create
 from providers.stemsets import StemSet
 from tests.fixtures import drain, make_finished_job, make_project, make_user, work_due
-from webhooks.delivery import RETRY_DELAYS_S
+from webhooks.delivery import RETRY_DELAYS_S, webhooks_recover
 from webhooks.models import WebhookDelivery
 from webhooks.payload import new_secret
 
@@ -232,8 +232,6 @@ def test_deliveries_redis_lost_or_a_dead_worker_left_are_sent_again(
 
     import django_rq
     from django.utils import timezone
-
-    from webhooks.delivery import webhooks_recover
 
     owner, team = team_with_hook
     receiver = receivers()
