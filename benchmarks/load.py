@@ -50,16 +50,23 @@ class Phase:
 
 
 def run_wrk(
-    base: str, url: str, *, cookies: list[str], headers: dict[str, str], pollers: int, seconds: int
+    base: str,
+    url: str,
+    *,
+    browsers: list[tuple[str, str | None]],
+    headers: dict[str, str],
+    pollers: int,
+    seconds: int,
 ) -> tuple[Phase, float]:
-    """One wrk run; returns the phase (CPU not filled in) and wrk's own CPU seconds."""
+    """One wrk run, each request as the next of ``browsers`` (its ``Cookie`` and the ``ETag`` its
+    cache holds); returns the phase (CPU not filled in) and wrk's own CPU seconds."""
     command = [
         "wrk", f"-t{WRK_THREADS}", f"-c{pollers}", f"-d{seconds}s",
         "--timeout", "30s", "-s", str(ROOT / "benchmarks" / "poll.lua"),
     ]  # fmt: skip
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    command += [base + url, "--", *cookies]
+    command += [base + url, "--", *(f"{cookie}\t{etag or ''}" for cookie, etag in browsers)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
     output = process.stdout.read().decode()
@@ -89,7 +96,8 @@ def _poller(
     out: list[tuple[float, int]],
 ) -> None:
     # (ETag, body): the browser cache's entry; the body a 304 stands for is not needed here
-    cached = (headers["If-None-Match"], b"") if "If-None-Match" in headers else None
+    etag = headers.pop("If-None-Match", None)
+    cached = (etag, b"") if etag else None
     connection = http.client.HTTPConnection(*conn, timeout=30)
     while not stop.is_set():
         sent = dict(headers)
@@ -109,11 +117,23 @@ def _poller(
     connection.close()
 
 
+def _browser_headers(headers: dict[str, str], browser: tuple[str, str | None]) -> dict[str, str]:
+    cookie, etag = browser
+    return {**headers, "Cookie": cookie, **({"If-None-Match": etag} if etag else {})}
+
+
 def run_python(
-    base: str, url: str, *, cookies: list[str], headers: dict[str, str], pollers: int, seconds: int
+    base: str,
+    url: str,
+    *,
+    browsers: list[tuple[str, str | None]],
+    headers: dict[str, str],
+    pollers: int,
+    seconds: int,
 ) -> tuple[Phase, float]:
-    """One thread per poller with http.client (the fallback without wrk); returns the phase and
-    this process's CPU seconds meanwhile."""
+    """One thread per poller with http.client (the fallback without wrk), each as one of
+    ``browsers`` (its ``Cookie`` and cached ``ETag``); returns the phase and this process's CPU
+    seconds meanwhile."""
     host, port = base.removeprefix("http://").split(":")
     stop, record = threading.Event(), threading.Event()
     out: list[tuple[float, int]] = []
@@ -121,7 +141,7 @@ def run_python(
         threading.Thread(
             target=_poller,
             args=(
-                (host, int(port)), url, {**headers, "Cookie": cookies[i % len(cookies)]},
+                (host, int(port)), url, _browser_headers(headers, browsers[i % len(browsers)]),
                 stop, record, out,
             ),
             daemon=True,

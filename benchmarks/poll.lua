@@ -1,8 +1,9 @@
--- wrk script for benchmarks/poll.py: each request carries the next of the session cookies
--- given after `--` (round robin, so 50 cookies are 50 signed-in browsers) and the ETag of the
--- thread's last 200 in If-None-Match, as a browser's cache sends it; other headers come from
--- wrk's -H, and an If-None-Match among them is the cache's entry at the start. done() prints one line, "POLL {json}": requests, duration and latency in us, and
--- the answers by status code (wrk's own tally only separates 2xx/3xx from the rest).
+-- wrk script for benchmarks/poll.py: each request is the next of the browsers given after `--`
+-- (round robin, so 50 of them are 50 signed-in browsers), each "<Cookie header>\t<ETag>": the
+-- request carries that cookie and, in If-None-Match, that ETag (the browser cache's entry; the
+-- job does not change during a run, and an ETag is per session). Other headers come from wrk's
+-- -H. done() prints one line, "POLL {json}": requests, duration and latency in us, and the
+-- answers by status code (wrk's own tally only separates 2xx/3xx from the rest).
 -- Written for the wrk 4.1 in Debian (LuaJIT); see wrk's SCRIPTING file for the hooks.
 
 local threads = {}
@@ -11,13 +12,13 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local cookies, next_cookie, etag = {}, 1, nil
+local browsers, next_browser = {}, 1
 statuses = {} -- global: done() reads it from each thread with thread:get
 
 function init(args)
-  etag = wrk.headers["If-None-Match"]
-  for _, cookie in ipairs(args) do
-    table.insert(cookies, cookie)
+  for _, browser in ipairs(args) do
+    local cookie, etag = browser:match("^([^\t]*)\t(.*)$")
+    table.insert(browsers, { cookie = cookie, etag = etag })
   end
 end
 
@@ -26,19 +27,17 @@ function request()
   for name, value in pairs(wrk.headers) do -- wrk.format uses these only when given none
     headers[name] = value
   end
-  if #cookies > 0 then
-    headers["Cookie"] = cookies[next_cookie]
-    next_cookie = next_cookie % #cookies + 1
+  local browser = browsers[next_browser]
+  next_browser = next_browser % #browsers + 1
+  headers["Cookie"] = browser.cookie
+  if browser.etag ~= "" then
+    headers["If-None-Match"] = browser.etag
   end
-  headers["If-None-Match"] = etag
   return wrk.format(nil, nil, headers)
 end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
-  if status == 200 then
-    etag = headers["ETag"] or headers["etag"]
-  end
 end
 
 function done(summary, latency, requests)

@@ -12,11 +12,11 @@ revision's migrations applied too, same Redis and static files), both kept runni
 phases of ``--seconds`` each after ``--warmup``; an answer other than 200 or 304 stops the run:
 
 - the poll: ``--pollers`` connections on the job's status fragment (``GET /jobs/<id>/`` with
-  ``HX-Request: true``), each request with the next session's cookie and ``If-None-Match`` with
-  the ``ETag`` of the last 200, as a browser's cache sends it (a 304 is what htmx then sees as
-  that 200);
+  ``HX-Request: true``), each request as the next browser: its session's cookie and, in
+  ``If-None-Match``, the ``ETag`` of the 200 that session got first (an ETag is per session), as
+  a browser's cache sends it (a 304 is what htmx then sees as that 200);
 - the yardstick: the same connections on a static file whitenoise serves (``js/polling.js``,
-  hashed name), sent the same way (so mostly 304s from whitenoise).
+  hashed name), sent the same way (so 304s from whitenoise).
 
 The load comes from ``wrk`` (``apt-get install wrk``; ``benchmarks/poll.lua`` adds the cookies
 and the ETag) when it is installed, else (or with ``--client python``) from one thread per poller
@@ -89,10 +89,14 @@ def measure(
     and the rest."""
     run = run_wrk if client == "wrk" else run_python
     warmup = kw.pop("warmup")
-    # The browser's cache already holds the answer: a page that polls got its 200 long ago.
-    first = httpx.get(base + url, headers={**kw["headers"], "Cookie": kw["cookies"][0]})
-    if etag := first.headers.get("ETag"):
-        kw["headers"] = {**kw["headers"], "If-None-Match": etag}
+    # Each browser's cache already holds its answer: a page that polls got its 200 long ago.
+    kw["browsers"] = [
+        (
+            cookie,
+            httpx.get(base + url, headers={**kw["headers"], "Cookie": cookie}).headers.get("ETag"),
+        )
+        for cookie in kw.pop("cookies")
+    ]
     run(base, url, **{**kw, "seconds": warmup})
     busy, ours, theirs = busy_ticks(), tree_ticks(server.pid), ticks(services())
     started = time.perf_counter()

@@ -112,6 +112,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a worker in another process can see the test database too.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "STEMWEB_DB_PREPARE", True
+):
+    # psycopg may prepare statements, but none on its own: Django's cursors bind client-side
+    # and never prepare; only the status poll's query asks to be (jobs.polling._PreparedCursor).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts (django-allauth) ---------------------------------------------------------------
@@ -198,9 +204,9 @@ CACHES = {
 # Sessions read from that cache, written through to the database (which keeps them across a
 # Redis restart): a poll every 2 s no longer reads its session row from PostgreSQL.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-# How long the job view's grant lets jobs.polling.StatusPollMiddleware answer a session's
-# unchanged status polls with 304 before the session middleware (0: off, the view answers all).
-STEMWEB_POLL_GRANT_S = env_int("STEMWEB_POLL_GRANT_S", 30)
+# Answer a browser session's unchanged job status polls with 304 right after the security
+# middleware, with one query and no session middleware (jobs.polling); false: the view answers.
+STEMWEB_POLL_SHORTCUT = env_bool("STEMWEB_POLL_SHORTCUT", True)
 RQ_SHOW_ADMIN_LINK = True
 # Enqueue at once: stemweb already enqueues from transaction.on_commit where it matters.
 RQ = {"COMMIT_MODE": "auto"}

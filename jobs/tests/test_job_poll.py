@@ -85,7 +85,7 @@ def test_a_signed_out_poll_with_an_etag_is_sent_to_log_in(logged_in, running_job
 def test_the_view_renders_the_fragment_or_its_304_with_two_queries(
     logged_in, running_job, django_assert_num_queries, settings
 ):
-    settings.STEMWEB_POLL_GRANT_S = 0  # every poll to the view
+    settings.STEMWEB_POLL_SHORTCUT = False  # every poll to the view
     with django_assert_num_queries(2):  # the session's user, the job through the membership
         response = poll(logged_in, running_job)
     assert response.status_code == 200

@@ -14,7 +14,7 @@ from accounts.access import AuthenticatedHtmxHttpRequest, AuthenticatedHttpReque
 from accounts.models import Membership
 from jobs.access import job_for_user, stem_for_user
 from jobs.models import SeparationJob
-from jobs.polling import job_etag, poll_grant
+from jobs.polling import job_etag
 from jobs.selectors import ab_compare
 from jobs.services import job_cancel
 from stemweb.lib.conditional import not_modified, revalidate
@@ -27,15 +27,13 @@ Role = Membership.Role
 @vary_on_headers("HX-Request")  # one URL, two renders: the page and its status fragment
 def job_detail(request: AuthenticatedHtmxHttpRequest, job_id: str) -> HttpResponseBase:
     """The job page; with ``HX-Request``, its status fragment. A running job's fragment carries
-    an ``ETag`` of what it shows, so a poll with nothing new gets a 304 without rendering, and
-    grants the session that poll for a while (``jobs.polling``: the next unchanged ones are
-    answered before the session middleware)."""
+    an ``ETag`` of what it shows, bound to this session, so a poll with nothing new gets a 304
+    without rendering (``jobs.polling``: from the next one on, before the session middleware)."""
     job = job_for_user(request, job_id)
     polled = request.htmx and "part" not in request.GET
     etag = None
     if polled and not job.is_terminal:
-        etag = job_etag(job, is_staff=request.user.is_staff)
-        poll_grant(request, job)
+        etag = job_etag(request, job)
     if etag and (unchanged := not_modified(request, etag)) is not None:
         return unchanged
     context = {

@@ -20,13 +20,14 @@ from django.utils.http import quote_etag
 def fragment_etag(template_name: str, *parts: str) -> str:
     """A strong ``ETag`` (quoted) of ``parts``, what the fragment shows, and of the template's
     source, so a deploy that changes the template changes every ETag."""
-    joined = "\x1f".join((_template_digest(template_name), *parts))
+    joined = "\x1f".join((template_digest(template_name), *parts))
     return quote_etag(hashlib.sha256(joined.encode()).hexdigest()[:32])
 
 
 @cache
-def _template_digest(template_name: str) -> str:
-    """The template's source, hashed once per process."""
+def template_digest(template_name: str) -> str:
+    """A digest of the template's source (16 hex), hashed once per process: in an ETag, a
+    deploy that changes the template changes it."""
     source = get_template(template_name).template.source  # type: ignore[attr-defined]
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
