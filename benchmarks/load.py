@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,7 @@ class Phase:
     services_cpu: float = 0.0
     client_cpu: float = 0.0
     other_cpu: float = 0.0
+    split: list[int] = field(default_factory=list)  # the connections each worker served
 
     @property
     def cpu_ms(self) -> float:
@@ -45,7 +46,8 @@ class Phase:
             f"{self.rate:7,.0f} req/s, p50 {self.p50:6.1f} ms, p99 {self.p99:6.1f} ms, "
             f"CPU {self.cpu_ms:.2f} ms/req; cores: "
             f"gunicorn {self.server_cpu:.2f}, database + Redis {self.services_cpu:.2f}, "
-            f"client {self.client_cpu:.2f}, other {self.other_cpu:.2f} ({answers})"
+            f"client {self.client_cpu:.2f}, other {self.other_cpu:.2f}; connections per "
+            f"worker {'/'.join(map(str, self.split)) or '?'} ({answers})"
         )
 
 

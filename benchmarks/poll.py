@@ -49,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,7 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from load import Phase, run_python, run_wrk  # noqa: E402
-from procstat import TICK, busy_ticks, ticks, tree_ticks  # noqa: E402
+from procstat import TICK, busy_ticks, connections_per_worker, ticks, tree_ticks  # noqa: E402
 from served import (  # noqa: E402
     PG_SERVER,
     THREADS,
@@ -99,9 +100,15 @@ def measure(
     ]
     run(base, url, **{**kw, "seconds": warmup})
     busy, ours, theirs = busy_ticks(), tree_ticks(server.pid), ticks(services())
+    split: list[int] = []  # read once the load generator's connections are all open
+    port = int(base.rsplit(":", 1)[1])
+    sampler = threading.Timer(1.0, lambda: split.extend(connections_per_worker(server.pid, port)))
+    sampler.start()
     started = time.perf_counter()
     phase, client_s = run(base, url, **kw)
     wall = time.perf_counter() - started
+    sampler.join()
+    phase.split = split
     busy, ours = busy_ticks() - busy, tree_ticks(server.pid) - ours
     theirs = {pid: ticks - theirs.get(pid, 0) for pid, ticks in ticks(services()).items()}
     phase.server_cpu = ours / TICK / wall

@@ -1,6 +1,7 @@
 """CPU time from ``/proc``, for the benchmarks that measure processes they start: the
-machine's busy ticks, a process's, a process tree's; and the signal handler that turns SIGTERM
-into SystemExit so a benchmark's ``finally`` cleans up."""
+machine's busy ticks, a process's, a process tree's; how a server's connections are split among
+its worker processes; and the signal handler that turns SIGTERM into SystemExit so a
+benchmark's ``finally`` cleans up."""
 
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ def ticks(pids: list[int]) -> dict[int, int]:
     return {pid: process_ticks(pid) for pid in pids}
 
 
-def tree_ticks(root: int) -> int:
-    """Ticks of ``root`` and its children (a gunicorn master and its workers)."""
-    total = process_ticks(root)
+def children(root: int) -> list[int]:
+    """The pids whose parent is ``root`` (a gunicorn master's workers)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -44,8 +45,39 @@ def tree_ticks(root: int) -> int:
             except (OSError, IndexError):
                 continue
             if parent == root:
-                total += process_ticks(int(entry.name))
-    return total
+                found.append(int(entry.name))
+    return found
+
+
+def tree_ticks(root: int) -> int:
+    """Ticks of ``root`` and its children (a gunicorn master and its workers)."""
+    return process_ticks(root) + sum(process_ticks(pid) for pid in children(root))
+
+
+def connections_per_worker(root: int, port: int) -> list[int]:
+    """How many established TCP connections to local ``port`` each child of ``root`` holds,
+    most first: the workers share one listening socket and whichever accepts a connection
+    serves it for as long as the client keeps it open (``/proc/net/tcp`` and each worker's
+    socket descriptors)."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                established.add(fields[9])  # the socket's inode
+    counts = []
+    for pid in children(root):
+        inodes = set()
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+        counts.append(len(inodes & established))
+    return sorted(counts, reverse=True)
 
 
 def cpu_s(pid: int) -> float:
