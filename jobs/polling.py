@@ -28,13 +28,21 @@ down the chain untouched:
 A session key belongs to one user for its life (Django's ``login`` cycles it), and the view
 made the ETag for that session once it was authenticated, so the middleware repeats the view's
 decision with everything that could have changed since read again, and no Redis round trip.
+This rests on one rule the rest of stemweb keeps: a session stops being signed in only by
+losing its row or its key (Django's ``logout``, ``login``, ``update_session_auth_hash`` and
+allauth's flows all flush or cycle), never by editing the data behind an unchanged key. The
+configured ``AUTHENTICATION_BACKENDS`` are in the MAC too, so removing one sends every poll to
+the view. Should the query fail (a pooler that lost the prepared statement, say), the poll is
+logged and left to the view.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -42,7 +50,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
-from django.db import connections, router
+from django.db import DatabaseError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Exists, OuterRef, Subquery
@@ -65,6 +73,7 @@ from stemweb.lib.conditional import revalidate, template_digest
 # viewer's staff flag, the ETag covers these.
 JOB_FIELDS = ("status", "progress", "started", "finished", "error", "review_state", "review_note")
 _SALT = "stemweb.jobs.polling.status_etag"
+logger = logging.getLogger(__name__)
 _ETAG = re.compile(r'"(\d{1,18})\.[0-9a-f]{32}"')
 
 
@@ -80,6 +89,7 @@ def status_etag(
     message = "\x1f".join(
         (
             template_digest("jobs/job_detail.html"),
+            "|".join(settings.AUTHENTICATION_BACKENDS),
             str(job_id),
             str(user_id),
             session_key,
@@ -148,7 +158,12 @@ class StatusPollMiddleware:
             return None
         request.get_host()  # DisallowedHost (400), as CommonMiddleware raises it for the view
         user_id = int(sent[1])
-        state = poll_state(job_id, user_id, session_key)
+        try:
+            state = poll_state(job_id, user_id, session_key)
+        except DatabaseError:
+            logger.warning("status poll: the early answer's query failed; the view answers it",
+                           exc_info=True)  # fmt: skip
+            return None
         if (
             state is None  # no such job
             or not state["session"]  # logged out or expired
@@ -197,8 +212,10 @@ def _polled_job(path: str, urlconf: str) -> uuid.UUID | None:
 
 
 # --- The middleware's one query ----------------------------------------------------------------
-_ANY_JOB, _ANY_USER = uuid.UUID(int=1), -1  # placeholders, found again among the parameters
+# Placeholders, found again among the compiled query's parameters, and how often each occurs.
+_ANY_JOB, _ANY_USER = uuid.UUID("5e1ec7ed-0000-4000-8000-00000000d0b1"), -7_357_913
 _ANY_SESSION = "\x00stemweb-poll-session\x00"
+_SLOTS = {"job": 1, "user": 3, "session": 1}
 
 
 def _state_queryset(job_id: uuid.UUID, user_id: int, session_key: str) -> Any:
@@ -209,7 +226,7 @@ def _state_queryset(job_id: uuid.UUID, user_id: int, session_key: str) -> Any:
     0.7 ms of CPU a poll, this 0.3 ms (and 0.06 ms prepared, :class:`_PreparedCursor`)."""
     team = OuterRef("project__team_id")
     user = User.objects.filter(pk=user_id)
-    sessions = DatabaseSessionStore.get_model_class().objects
+    sessions = import_string(f"{settings.SESSION_ENGINE}.SessionStore").get_model_class().objects
     return (
         SeparationJob.objects.filter(pk=job_id)
         .order_by()
@@ -258,15 +275,19 @@ def _compiled(alias: str) -> _Compiled:
         for name, value in placeholders.items()
         if type(param) is type(value) and param == value
     )
-    if {name for _, name in slots} != set(placeholders):
-        raise RuntimeError(f"the poll's keys are not among the query's parameters: {params}")
+    found = {name: sum(1 for _, slot in slots if slot == name) for name in placeholders}
+    if found != _SLOTS:
+        raise RuntimeError(f"the poll's keys are not where expected among {params}: {found}")
     columns = tuple(column for column, _, _ in compiler.select[: compiler.col_count])
+    names = (*query.extra_select, *query.values_select, *query.annotation_select)
+    if len(names) != len(columns):
+        raise RuntimeError(f"the poll's columns {names} are not what it selects: {columns}")
     return _Compiled(
         query=query,
         sql=sql,
         params=tuple(params),
         slots=slots,
-        names=(*query.extra_select, *query.values_select, *query.annotation_select),
+        names=names,
         columns=columns,
         converted=bool(compiler.get_converters(columns)),
     )
@@ -292,6 +313,7 @@ def _cursor(connection: BaseDatabaseWrapper) -> Any:
     elsewhere Django's cursor."""
     if connection.vendor != "postgresql":
         return connection.cursor()
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
@@ -302,6 +324,8 @@ def _cursor(connection: BaseDatabaseWrapper) -> Any:
 
 def poll_state(job_id: uuid.UUID, user_id: int, session_key: str) -> dict[str, Any] | None:
     """The row of :func:`_state_queryset` by column name, or None when there is no such job.
+    Raises Django's ``DatabaseError`` when the query fails (outside a transaction, after closing
+    the connection, so the next use opens a new one).
 
     Building and compiling the query through the ORM costs more CPU than running it (1.1 ms
     against 0.2 ms here, on the site's most frequent request), so the ORM compiles it once per
@@ -318,9 +342,16 @@ def poll_state(job_id: uuid.UUID, user_id: int, session_key: str) -> dict[str, A
     }
     for i, name in compiled.slots:
         params[i] = values[name]
-    with _cursor(connection) as cursor:
-        cursor.execute(compiled.sql, params)
-        row = cursor.fetchone()
+    # In a transaction (tests; ATOMIC_REQUESTS), a savepoint keeps a failure from breaking it.
+    guard = transaction.atomic(using=alias) if connection.in_atomic_block else nullcontext()
+    try:
+        with guard, _cursor(connection) as cursor:
+            cursor.execute(compiled.sql, params)
+            row = cursor.fetchone()
+    except DatabaseError:
+        if not connection.in_atomic_block:
+            connection.close()  # psycopg's record of what is prepared may be wrong: start anew
+        raise
     if row is None:
         return None
     if compiled.converted:

@@ -117,6 +117,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
 ):
     # psycopg may prepare statements, but none on its own: Django's cursors bind client-side
     # and never prepare; only the status poll's query asks to be (jobs.polling._PreparedCursor).
+    # (With OPTIONS["server_side_binding"] on, psycopg would prepare every executemany too.)
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -39,6 +39,7 @@ def granted(client, job) -> str:
     return etag
 
 
+@pytest.mark.django_db(transaction=True)  # no test transaction: no savepoint around the query
 def test_an_unchanged_poll_is_answered_before_the_session_middleware_with_one_query(
     logged_in, running_job, django_assert_num_queries
 ):
@@ -119,11 +120,13 @@ def test_another_browser_of_the_same_user_gets_its_own_etag(logged_in, user, run
     assert answered_early(poll(other_browser, running_job, response["ETag"]))
 
 
-def test_a_forged_or_misshapen_etag_goes_to_the_view(logged_in, user, running_job):
+def test_a_forged_or_misshapen_etag_goes_to_the_view(logged_in, other_user, running_job):
+    Membership.objects.create(team=running_job.project.team, user=other_user)
     etag = granted(logged_in, running_job)
     user_id, mac = etag.strip('"').split(".")
     forged = f'"{user_id}.{"0" * 32}"'
-    for sent in (forged, f'"{int(user_id) + 1}.{mac}"'):
+    another_member = f'"{other_user.pk}.{mac}"'  # a member, but the MAC names the first user
+    for sent in (forged, another_member, f'"{"9" * 18}.{mac}"'):
         response = poll(logged_in, running_job, sent)
         assert response.status_code == 200 and not answered_early(response), sent
     for sent in (f"W/{etag}", f"{forged}, {etag}"):  # the view's weak comparison matches them
@@ -142,10 +145,32 @@ def test_a_session_that_expired_goes_to_the_view(logged_in, running_job):
     assert response.status_code == 302 and not answered_early(response)
 
 
-def test_if_match_goes_to_the_view(logged_in, running_job):
+def test_if_match_or_if_unmodified_since_goes_to_the_view(logged_in, running_job):
     etag = granted(logged_in, running_job)
     response = poll(logged_in, running_job, etag, HTTP_IF_MATCH='"something-else"')
     assert response.status_code == 412 and not answered_early(response)
+    since = "Sat, 01 Jan 2000 00:00:00 GMT"
+    response = poll(logged_in, running_job, etag, HTTP_IF_UNMODIFIED_SINCE=since)
+    assert not answered_early(response)
+
+
+def test_a_new_secret_key_sends_the_poll_to_the_view_once(logged_in, running_job, settings):
+    etag = granted(logged_in, running_job)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "y" * 40
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 200 and not answered_early(response)  # still signed in
+    assert answered_early(poll(logged_in, running_job, response["ETag"]))
+
+
+def test_a_removed_authentication_backend_sends_the_poll_to_the_view(
+    logged_in, running_job, settings
+):
+    etag = granted(logged_in, running_job)
+    settings.AUTHENTICATION_BACKENDS = settings.AUTHENTICATION_BACKENDS[:1]  # the session's
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 200 and not answered_early(response)
+    assert response["ETag"] != etag
 
 
 def test_another_user_with_the_etag_gets_404(client, logged_in, other_user, running_job):
@@ -239,3 +264,29 @@ def test_it_looks_for_the_session_only_in_a_database_backed_engine():
     assert _database_sessions(engines + "db") and _database_sessions(engines + "cached_db")
     assert not _database_sessions(engines + "cache")
     assert not _database_sessions(engines + "signed_cookies")
+
+
+def drop_prepared_statement() -> None:
+    """Deallocate the poll's statement behind psycopg's back, as a pooler might lose it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        (name,) = cursor.fetchone()
+        cursor.execute(f"DEALLOCATE {name}")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+@pytest.mark.parametrize(
+    "in_transaction",
+    [pytest.param(True, id="in-a-transaction"),
+     pytest.param(False, id="autocommit", marks=pytest.mark.django_db(transaction=True))],
+)  # fmt: skip
+def test_a_failing_query_leaves_the_poll_to_the_view(
+    logged_in, running_job, caplog, in_transaction
+):
+    etag = granted(logged_in, running_job)
+    assert connection.in_atomic_block is in_transaction
+    drop_prepared_statement()
+    response = poll(logged_in, running_job, etag)
+    assert response.status_code == 304 and not answered_early(response)
+    assert "the early answer's query failed" in caplog.text
+    assert answered_early(poll(logged_in, running_job, etag))  # prepared again
