@@ -164,22 +164,24 @@ class StatusPollMiddleware:
             logger.warning("status poll: the early answer's query failed; the view answers it",
                            exc_info=True)  # fmt: skip
             return None
-        if (
-            state is None  # no such job
-            or not state["session"]  # logged out or expired
-            or not state["member"]
-            or state["password"] is None  # inactive: the authentication backends refuse them
-            or state["status"] in SeparationJob.TERMINAL  # the final fragment has no trigger
-        ):
+        if state is None:  # no such job
             return None
         etag = status_etag(
             state,
             job_id=job_id,
             user_id=user_id,
             session_key=session_key,
-            auth_hash=_session_auth_hash(state["password"], settings.SECRET_KEY),
+            auth_hash=_session_auth_hash(state["password"] or "", settings.SECRET_KEY),
         )
-        if not constant_time_compare(sent[0], etag):  # RFC 9110 §13.1.2, a MAC: in constant time
+        # RFC 9110 §13.1.2; a MAC, so compared in constant time, and every check is made before
+        # deciding, so the time taken does not tell which of them failed.
+        if not (
+            constant_time_compare(sent[0], etag)
+            & bool(state["session"])  # not logged out or expired
+            & bool(state["member"])
+            & (state["password"] is not None)  # inactive: the authentication backends refuse
+            & (state["status"] not in SeparationJob.TERMINAL)  # the final fragment: no trigger
+        ):
             return None
         response = revalidate(HttpResponseNotModified(), etag)  # the view's 304 and headers
         patch_vary_headers(response, ("HX-Request", "Cookie"))  # as the view's 304 varies

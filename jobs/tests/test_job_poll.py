@@ -20,6 +20,7 @@ def test_a_running_job_fragment_carries_an_etag_the_browser_revalidates(logged_i
     assert "HX-Request" in response["Vary"] and "Cookie" in response["Vary"]
 
 
+@pytest.mark.django_db(transaction=True)  # no test transaction: no savepoint around the query
 def test_an_unchanged_poll_gets_304_with_the_same_etag_and_renders_nothing(
     logged_in, running_job, django_assert_max_num_queries
 ):
