@@ -1,3 +1,3 @@
 """The shared fixtures (tests/fixtures.py) for every app's tests."""
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "tests.storage", "tests.browser", "tests.workers"]

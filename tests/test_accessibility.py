@@ -18,7 +18,8 @@ from accounts.services import invitation_token
 from api.models import ApiToken
 from library.models import Folder, Project
 from providers.stemsets import StemSet
-from tests.fixtures import axe_violations, furnish, make_finished_job, make_job, make_user
+from tests.browser import axe_violations
+from tests.fixtures import furnish, make_finished_job, make_job, make_user
 from tests.test_access_walk import _patterns
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -13,7 +13,9 @@ import pytest
 import soundfile as sf
 
 from jobs.models import SeparationJob
-from tests.fixtures import ROOT, drain, make_token, make_user
+from tests.browser import ROOT
+from tests.fixtures import make_token, make_user
+from tests.workers import drain
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

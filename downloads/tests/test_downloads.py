@@ -25,13 +25,9 @@ from jobs.models import Stem
 from jobs.tasks import run_job
 from library.models import Project
 from providers.stemsets import StemSet
-from tests.fixtures import (
-    fetch_download,
-    make_finished_job,
-    make_job,
-    read_stored_audio,
-    work_due,
-)
+from tests.fixtures import make_finished_job, make_job
+from tests.storage import fetch_download, read_stored_audio
+from tests.workers import work_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HTMX = {"HTTP_HX_REQUEST": "true"}

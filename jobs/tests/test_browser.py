@@ -8,7 +8,8 @@ from django.conf import settings
 from django.test import Client
 
 from jobs.models import SeparationJob
-from tests.fixtures import make_job, make_user, run_worker_burst
+from tests.fixtures import make_job, make_user
+from tests.workers import run_worker_burst
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -25,7 +25,9 @@ from jobs.services import job_create
 from jobs.services import run as run_service
 from jobs.tasks import run_job
 from stemweb.health import checker_alive
-from tests.fixtures import ROOT, make_job, make_project, process_env, work_due
+from tests.browser import ROOT
+from tests.fixtures import make_job, make_project
+from tests.workers import process_env, work_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = SeparationJob.Status

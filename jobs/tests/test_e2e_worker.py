@@ -8,7 +8,9 @@ from django.urls import reverse
 
 from audio.probe import probe, read_blocks
 from jobs.models import SeparationJob
-from tests.fixtures import DEV01, read_stored_audio, run_worker_burst
+from tests.fixtures import DEV01
+from tests.storage import read_stored_audio
+from tests.workers import run_worker_burst
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 

@@ -23,7 +23,8 @@ from library.services import project_create
 from library.sources import check_upload
 from providers.local.client import LocalProvider
 from stemweb.worker import StemwebWorker
-from tests.fixtures import make_job, read_stored_audio
+from tests.fixtures import make_job
+from tests.storage import read_stored_audio
 
 Status = SeparationJob.Status
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,8 @@ from django.test import Client
 
 from jobs.models import SeparationJob
 from jobs.tasks import run_job
-from tests.fixtures import axe_violations, make_user
+from tests.browser import axe_violations
+from tests.fixtures import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

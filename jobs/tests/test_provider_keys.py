@@ -11,7 +11,8 @@ from accounts.services import provider_key_set
 from jobs.models import JobEvent, SeparationJob
 from jobs.services import job_create
 from providers.stemsets import StemSet
-from tests.fixtures import SANDBOX_KEY, drain, make_project, make_user
+from tests.fixtures import make_project, make_user
+from tests.workers import SANDBOX_KEY, drain
 
 SECRET = "camb-live-key-7f3a9c2e"
 

@@ -13,13 +13,8 @@ from jobs.models import AuditEntry, SeparationJob
 from jobs.services import job_create
 from jobs.tasks import run_job
 from providers.stemsets import StemSet
-from tests.fixtures import (
-    drain,
-    make_finished_job,
-    make_job,
-    make_project,
-    work_due,
-)
+from tests.fixtures import make_finished_job, make_job, make_project
+from tests.workers import drain, work_due
 from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db(transaction=True)

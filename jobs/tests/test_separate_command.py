@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import soundfile as sf
 
-from tests.fixtures import ROOT
+from tests.browser import ROOT
 
 
 def _separate(*args):

@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from jobs.models import SeparationJob
 from library.models import Project
-from tests.fixtures import DEV01, drain, work_due
+from tests.fixtures import DEV01
+from tests.workers import drain, work_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,7 +18,8 @@ from jobs.models import SeparationJob
 from jobs.services import job_approve, job_cancel, job_ended, job_fail, job_flag, job_retry
 from notifications.models import EndedJobEmail
 from notifications.services import ended_email_enqueue, ended_email_send
-from tests.fixtures import make_job, work_due
+from tests.fixtures import make_job
+from tests.workers import work_due
 
 pytestmark = pytest.mark.django_db
 Status = SeparationJob.Status

@@ -16,7 +16,8 @@ from jobs.tasks import run_job
 from library.models import Project
 from providers.base import ProviderError
 from providers.stemsets import StemSet
-from tests.fixtures import DEV01, drain, make_project, make_user
+from tests.fixtures import DEV01, make_project, make_user
+from tests.workers import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = SeparationJob.Status

@@ -18,14 +18,9 @@ from jobs.models import JobEvent, SeparationJob
 from jobs.services import job_create
 from library.models import Project
 from providers.stemsets import StemSet
-from tests.fixtures import (
-    DEV01,
-    SANDBOX_KEY,
-    drain,
-    make_project,
-    make_user,
-    read_stored_audio,
-)
+from tests.fixtures import DEV01, make_project, make_user
+from tests.storage import read_stored_audio
+from tests.workers import SANDBOX_KEY, drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = SeparationJob.Status

@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from providers.sandboxing import stems
-from tests.fixtures import DEV01, SANDBOX_KEY
+from tests.fixtures import DEV01
+from tests.workers import SANDBOX_KEY
 
 BEARER = {"Authorization": f"Bearer {SANDBOX_KEY}"}
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.fixtures import ROOT
+from tests.browser import ROOT
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is a dev dependency (pyproject.toml)")
 

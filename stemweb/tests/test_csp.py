@@ -15,7 +15,8 @@ from django.http import HttpResponse
 from django.urls import reverse
 
 from stemweb.config import s3_media_origins
-from tests.fixtures import ROOT, make_job
+from tests.browser import ROOT
+from tests.fixtures import make_job
 
 TEMPLATES = sorted((ROOT / "templates").rglob("*.html"))
 HTMX = {"HTTP_HX_REQUEST": "true"}

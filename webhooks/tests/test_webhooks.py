@@ -18,7 +18,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from accounts.models import Membership
 from jobs.services import job_create
 from providers.stemsets import StemSet
-from tests.fixtures import drain, make_finished_job, make_project, make_user, work_due
+from tests.fixtures import make_finished_job, make_project, make_user
+from tests.workers import drain, work_due
 from webhooks.delivery import RETRY_DELAYS_S, webhooks_recover
 from webhooks.models import WebhookDelivery
 from webhooks.payload import new_secret

@@ -1,0 +1,104 @@
+"""Browser tests' fixtures: Debian's chromium for pytest-playwright, the Content-Security-Policy
+violations a page met, and axe-core's accessibility violations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium, headless, with nothing reaching for the network."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def csp_violations(page) -> list[str]:
+    """What the browser refused on ``page`` for the Content-Security-Policy, on every page it
+    loads: each ``securitypolicyviolation`` ("directive blocked-uri"), each console report of
+    one, and each expression htmx declined to eval (allowEval is off). Assert it stays empty."""
+    violations: list[str] = []
+
+    def blocked(what: str) -> None:
+        violations.append(what)
+
+    page.expose_function("__stemwebBlocked", blocked)
+    page.add_init_script(
+        """
+        document.addEventListener("securitypolicyviolation", (e) =>
+          window.__stemwebBlocked(e.violatedDirective + " " + e.blockedURI));
+        document.addEventListener("htmx:evalDisallowedError", (e) =>
+          window.__stemwebBlocked("htmx eval on " + e.target.outerHTML.slice(0, 120)));
+        """
+    )
+    page.on(
+        "console",
+        lambda message: (
+            blocked(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
+
+
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_IMPACTS = ("serious", "critical")
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's browser bundle, from npm (package.json; `make install-dev` runs `npm ci`)."""
+    if not AXE_JS.exists():
+        message = f"{AXE_JS} is missing: make install-dev runs npm ci"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE_JS.read_text()
+
+
+def axe_violations(page: Any, axe_source: str) -> list[str]:
+    """axe-core's serious and critical violations on ``page`` as it stands, one line per rule:
+    "rule-id (impact): help: the first offending elements". Every rule axe-core runs by default
+    (WCAG 2.0-2.2 A and AA, and best practices). axe is evaluated through the DevTools
+    protocol, which the page's Content-Security-Policy does not govern, so the page is tested
+    with its real policy."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source)
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+            }));
+        }"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}: {', '.join(v['targets'])}"
+        for v in found
+        if v["impact"] in AXE_IMPACTS
+    ]
