@@ -76,15 +76,19 @@ class LoudnessMeter:
         self._done = end
 
     def integrated(self) -> float:
-        """Integrated loudness in LUFS; -inf when no block passes the gates (silence)."""
-        if self._blocks == 0:
-            return -math.inf
+        """Integrated loudness in LUFS of the blocks fed in full (all of them, unless a decode
+        stopped short of the frames announced); -inf when no block passes the gates (silence)."""
         index = {int(b): i for i, b in enumerate(self._bounds)}
         size = BLOCK_S * self.rate
-        z = np.empty((self._blocks, self.channels))
-        for j in range(self._blocks):
-            lower = index[int(BLOCK_S * (j * STEP) * self.rate)]
-            upper = index[int(BLOCK_S * (j * STEP + 1) * self.rate)]
+        spans = [
+            (index[int(BLOCK_S * (j * STEP) * self.rate)], upper)
+            for j in range(self._blocks)
+            if (upper := index[int(BLOCK_S * (j * STEP + 1) * self.rate)]) < self._next
+        ]
+        if not spans:
+            return -math.inf
+        z = np.empty((len(spans), self.channels))
+        for j, (lower, upper) in enumerate(spans):
             z[j] = (self._energy_at[upper] - self._energy_at[lower]) / size
         gains = np.array(CHANNEL_GAINS[: self.channels])
         with np.errstate(divide="ignore"):

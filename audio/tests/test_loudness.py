@@ -44,6 +44,18 @@ def test_silence_has_no_loudness():
     assert _streamed(np.zeros((44100, 2)), 44100, 4096) == -np.inf
 
 
+def test_a_decode_that_stops_short_measures_the_blocks_it_fed(recwarn):
+    rate = 44100
+    audio = np.random.default_rng(5).normal(0, 0.1, (rate * 4, 2))
+    meter = LoudnessMeter(rate, 2, len(audio))  # 4 s announced, 2.5 s fed (a truncated file)
+    fed = audio[: round(rate * 2.5)]
+    meter.add(fed)
+    expected = pyloudnorm.Meter(rate).integrated_loudness(fed)  # its blocks: up to 2.5 s
+    assert meter.integrated() == pytest.approx(expected, abs=1e-6)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert LoudnessMeter(rate, 2, len(audio)).integrated() == -np.inf  # nothing fed
+
+
 def test_measuring_a_long_stem_holds_one_block_not_the_stem(tmp_path: Path):
     rate, minutes = 48000, 2
     path = tmp_path / "long.flac"
