@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.fixtures import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 
