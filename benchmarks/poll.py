@@ -61,6 +61,9 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from django.conf import settings  # noqa: E402
+from django.db import connections  # noqa: E402
+from django.templatetags.static import static  # noqa: E402
 from load import Phase, run_python, run_wrk  # noqa: E402
 from procstat import TICK, busy_ticks, connections_per_worker, ticks, tree_ticks  # noqa: E402
 from served import (  # noqa: E402
@@ -70,6 +73,7 @@ from served import (  # noqa: E402
     drop_database,
     recreate_database,
     server_env,
+    setup_django,
     start_gunicorn,
     stop,
 )
@@ -152,40 +156,14 @@ def main() -> None:
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         env = server_env(database_url, redis.url, tmp / "var")
-        os.environ.update(env)
-        import django
+        setup_django(env)
+        from rows import member, running_job, session_keys  # models: once Django is set up
 
-        django.setup()
-        from django.conf import settings
-        from django.contrib.auth import get_user_model
-        from django.core.management import call_command
-        from django.templatetags.static import static
-        from django.test import Client
-        from django.utils import timezone
-
-        from accounts.services import team_ensure_personal
-        from jobs.models import SeparationJob
-        from library.models import Project
-
-        call_command("migrate", verbosity=0, interactive=False)
-        call_command("collectstatic", verbosity=0, interactive=False)
-        user = get_user_model().objects.create_user(email="poll@example.com", password=None)
-        team = team_ensure_personal(user=user)
-        project = Project.objects.create(
-            team=team, created_by=user, name="Polled take", source="x/take.flac",
-            container="FLAC", codec="PCM_16", duration_s=180.0, sample_rate=44100, channels=2,
-            size_bytes=30_000_000, sha256="0" * 64,
-        )  # fmt: skip
-        job = SeparationJob.objects.create(
-            project=project, created_by=user, stem_set="foreground_background",
-            status=SeparationJob.Status.RUNNING, progress=0.42, started=timezone.now(),
-        )  # fmt: skip
-        cookies = []
-        for _ in range(args.pollers):
-            browser = Client()
-            browser.force_login(user)
-            session = browser.cookies[settings.SESSION_COOKIE_NAME].value
-            cookies.append(f"{settings.SESSION_COOKIE_NAME}={session}")
+        user = member("poll@example.com")
+        job = running_job(user)
+        cookies = [
+            f"{settings.SESSION_COOKIE_NAME}={key}" for key in session_keys(user, args.pollers)
+        ]
         poll_url, static_url = f"/jobs/{job.pk}/", static("js/polling.js")
 
         trees: list[tuple[str, Path]] = []
@@ -271,8 +249,6 @@ def main() -> None:
     finally:
         for server, _ in servers.values():
             stop(server)
-        from django.db import connections
-
         connections.close_all()
         redis.stop()
         drop_database(pg_name)

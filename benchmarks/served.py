@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import django
 import httpx
 import psycopg
+from django.core.management import call_command
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +56,16 @@ def server_env(database_url: str, redis_url: str, var_dir: Path) -> dict[str, st
         "STEMWEB_SANDBOX": "false",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def setup_django(env: dict[str, str]) -> None:
+    """Take ``env`` (``server_env``'s) into this process, set Django up on it, migrate and
+    collect the static files: the benchmark's own database and files are ready to serve, and
+    ``rows`` can be imported."""
+    os.environ.update(env)
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("collectstatic", verbosity=0, interactive=False)
 
 
 def start_gunicorn(

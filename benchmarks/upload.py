@@ -48,6 +48,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from django.conf import settings  # noqa: E402
+from django.db import connections  # noqa: E402
 from procstat import interrupted  # noqa: E402
 from served import (  # noqa: E402
     THREADS,
@@ -55,6 +57,7 @@ from served import (  # noqa: E402
     drop_database,
     recreate_database,
     server_env,
+    setup_django,
     start_gunicorn,
     stop,
 )
@@ -209,27 +212,11 @@ def main() -> int:
         database_url = recreate_database(pg_name)
         redis = embedded_redis.start(tmp / "redis", persist=False)
         env = server_env(database_url, redis.url, tmp / "var")
-        os.environ.update(env)
-        import django
+        setup_django(env)
+        from rows import job, member, session_keys  # models: once Django is set up
 
-        django.setup()
-        from django.conf import settings
-        from django.contrib.auth import get_user_model
-        from django.core.management import call_command
-        from django.test import Client
-
-        from accounts.services import team_ensure_personal
-        from jobs.models import SeparationJob
-
-        call_command("migrate", verbosity=0, interactive=False)
-        call_command("collectstatic", verbosity=0, interactive=False)
-        sessions = {}
-        for who in ("upload", "warm-up"):
-            user = get_user_model().objects.create_user(email=f"{who}@example.com", password=None)
-            team_ensure_personal(user=user)
-            client = Client()
-            client.force_login(user)
-            sessions[who] = client.cookies[settings.SESSION_COOKIE_NAME].value
+        sessions = {who: session_keys(member(f"{who}@example.com"), 1)[0]
+                    for who in ("upload", "warm-up")}  # fmt: skip
 
         wav = tmp / "take.wav"
         duration = write_wav(wav, args.mb * MB)
@@ -289,10 +276,11 @@ def main() -> int:
             after = memory_kb(pid)
             if status != 302 or not location.startswith("/jobs/"):
                 raise RuntimeError(f"upload {k + 1} answered {status} {location}; see {logs}")
-            job = SeparationJob.objects.select_related("project").get(pk=location.split("/")[2])
-            stored = Path(job.project.source.path)
+            uploaded = job(location.split("/")[2])
+            stored = Path(uploaded.project.source.path)
             leftovers = list(Path(settings.FILE_UPLOAD_TEMP_DIR).iterdir())
-            if stored.stat().st_size != wav.stat().st_size or job.status != "queued" or leftovers:
+            wrong_size = stored.stat().st_size != wav.stat().st_size
+            if wrong_size or uploaded.status != "queued" or leftovers:
                 raise RuntimeError(f"upload {k + 1}: stored {stored}, left {leftovers}")
             growth = (after["VmRSS"] - before[pid]["VmRSS"]) / 1024
             peak = (after["VmHWM"] - before[pid]["VmRSS"]) / 1024
@@ -326,8 +314,6 @@ def main() -> int:
         if server is not None:
             stop(server)
         if "django" in sys.modules:
-            from django.db import connections
-
             connections.close_all()
         if redis is not None:
             redis.stop()

@@ -25,6 +25,8 @@ import psycopg
 import soundfile as sf
 from psycopg import sql
 
+from providers.sandboxing.state import Sandbox
+from sandbox.server import serve
 from stemweb.lib import embedded_redis
 from tests.faults.loopback import Receiver, SandboxGate
 from tests.faults.processes import RESTART_DELAY_S, Child
@@ -172,9 +174,6 @@ class World:
         return self
 
     def _serve_sandbox(self, port: int) -> None:
-        from providers.sandboxing.state import Sandbox
-        from sandbox.server import serve
-
         self.sandbox = Sandbox(api_key=SANDBOX_KEY)
         self._httpd, _ = serve(self.sandbox, port=port)
         self.gate = SandboxGate(self._httpd.get_app())
