@@ -51,24 +51,33 @@ class Phase:
         )
 
 
-def run_wrk(
-    base: str,
-    url: str,
-    *,
-    browsers: list[tuple[str, str | None]],
-    headers: dict[str, str],
-    pollers: int,
-    seconds: int,
-) -> tuple[Phase, float]:
-    """One wrk run, each request as the next of ``browsers`` (its ``Cookie`` and the ``ETag`` its
-    cache holds); returns the phase (CPU not filled in) and wrk's own CPU seconds."""
+@dataclass(frozen=True)
+class Load:
+    """What a load generator sends: ``pollers`` connections for ``seconds``, each request as
+    the next of ``browsers`` (its ``Cookie`` header and the ``ETag`` its cache holds, if any)
+    with ``headers``."""
+
+    browsers: list[tuple[str, str | None]]
+    headers: dict[str, str]
+    pollers: int
+    seconds: int
+
+    def sent(self, n: int) -> dict[str, str]:
+        """The headers the ``n``-th browser (round robin) sends."""
+        cookie, etag = self.browsers[n % len(self.browsers)]
+        return {**self.headers, "Cookie": cookie, **({"If-None-Match": etag} if etag else {})}
+
+
+def run_wrk(base: str, url: str, load: Load) -> tuple[Phase, float]:
+    """One wrk run of ``load``; returns the phase (CPU not filled in) and wrk's own CPU
+    seconds."""
     command = [
-        "wrk", f"-t{WRK_THREADS}", f"-c{pollers}", f"-d{seconds}s",
+        "wrk", f"-t{WRK_THREADS}", f"-c{load.pollers}", f"-d{load.seconds}s",
         "--timeout", "30s", "-s", str(ROOT / "benchmarks" / "poll.lua"),
     ]  # fmt: skip
-    for name, value in headers.items():
+    for name, value in load.headers.items():
         command += ["-H", f"{name}: {value}"]
-    command += [base + url, "--", *(f"{cookie}\t{etag or ''}" for cookie, etag in browsers)]
+    command += [base + url, "--", *(f"{cookie}\t{etag or ''}" for cookie, etag in load.browsers)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
     output = process.stdout.read().decode()
@@ -119,23 +128,9 @@ def _poller(
     connection.close()
 
 
-def _browser_headers(headers: dict[str, str], browser: tuple[str, str | None]) -> dict[str, str]:
-    cookie, etag = browser
-    return {**headers, "Cookie": cookie, **({"If-None-Match": etag} if etag else {})}
-
-
-def run_python(
-    base: str,
-    url: str,
-    *,
-    browsers: list[tuple[str, str | None]],
-    headers: dict[str, str],
-    pollers: int,
-    seconds: int,
-) -> tuple[Phase, float]:
-    """One thread per poller with http.client (the fallback without wrk), each as one of
-    ``browsers`` (its ``Cookie`` and cached ``ETag``); returns the phase and this process's CPU
-    seconds meanwhile."""
+def run_python(base: str, url: str, load: Load) -> tuple[Phase, float]:
+    """``load`` from one thread per poller with http.client (the fallback without wrk); returns
+    the phase and this process's CPU seconds meanwhile."""
     host, port = base.removeprefix("http://").split(":")
     stop, record = threading.Event(), threading.Event()
     out: list[tuple[float, int]] = []
@@ -143,19 +138,19 @@ def run_python(
         threading.Thread(
             target=_poller,
             args=(
-                (host, int(port)), url, _browser_headers(headers, browsers[i % len(browsers)]),
+                (host, int(port)), url, load.sent(i),
                 stop, record, out,
             ),
             daemon=True,
         )
-        for i in range(pollers)
+        for i in range(load.pollers)
     ]  # fmt: skip
     for thread in threads:
         thread.start()
     time.sleep(0.5)  # every poller has its first 200 (and ETag)
     cpu, started = time.process_time(), time.perf_counter()
     record.set()
-    time.sleep(seconds)
+    time.sleep(load.seconds)
     record.clear()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     stop.set()

@@ -42,6 +42,7 @@ Run: .venv/bin/python benchmarks/poll.py [--rounds 5] [--seconds 5] [--warmup 1]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -53,7 +54,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -64,7 +64,7 @@ sys.path.insert(0, str(ROOT))
 from django.conf import settings  # noqa: E402
 from django.db import connections  # noqa: E402
 from django.templatetags.static import static  # noqa: E402
-from load import Phase, run_python, run_wrk  # noqa: E402
+from load import Load, Phase, run_python, run_wrk  # noqa: E402
 from procstat import TICK, busy_ticks, connections_per_worker, ticks, tree_ticks  # noqa: E402
 from served import (  # noqa: E402
     PG_SERVER,
@@ -87,29 +87,31 @@ def measure(
     services: Callable[[], list[int]],
     base: str,
     url: str,
-    **kw: Any,
+    *,
+    headers: dict[str, str],
+    cookies: list[str],
+    pollers: int,
+    seconds: int,
+    warmup: int,
 ) -> Phase:
     """Warm up, then one measured phase with the machine's CPU split among gunicorn, the
     ``services`` (the pids of this benchmark's database backends and Redis), the load generator
     and the rest."""
     run = run_wrk if client == "wrk" else run_python
-    warmup = kw.pop("warmup")
     # Each browser's cache already holds its answer: a page that polls got its 200 long ago.
-    kw["browsers"] = [
-        (
-            cookie,
-            httpx.get(base + url, headers={**kw["headers"], "Cookie": cookie}).headers.get("ETag"),
-        )
-        for cookie in kw.pop("cookies")
+    browsers = [
+        (cookie, httpx.get(base + url, headers={**headers, "Cookie": cookie}).headers.get("ETag"))
+        for cookie in cookies
     ]
-    run(base, url, **{**kw, "seconds": warmup})
+    load = Load(browsers, headers, pollers, seconds)
+    run(base, url, dataclasses.replace(load, seconds=warmup))
     busy, ours, theirs = busy_ticks(), tree_ticks(server.pid), ticks(services())
     split: list[int] = []  # read once the load generator's connections are all open
     port = int(base.rsplit(":", 1)[1])
     sampler = threading.Timer(1.0, lambda: split.extend(connections_per_worker(server.pid, port)))
     sampler.start()
     started = time.perf_counter()
-    phase, client_s = run(base, url, **kw)
+    phase, client_s = run(base, url, load)
     wall = time.perf_counter() - started
     sampler.join()
     phase.split = split
