@@ -208,6 +208,7 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
             for d in decoders.values()
         ):
             residual = _Residual()
+        failed: set[str] = set()  # stems whose measurement failed: left unmeasured
         streams = {name: _Frames(d.blocks()) for name, d in decoders.items()}
         mix_stream = _Frames(mix.blocks()) if mix is not None else None
         while True:
@@ -221,6 +222,7 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
                     parts.append(block)
                     if name in meters and not _measured(name, meters[name].add, block):
                         del meters[name]
+                        failed.add(name)
             mix_block = None
             if mix_stream is not None:
                 try:
@@ -244,9 +246,9 @@ def measure_stems(stems: Mapping[str, Path], mixture: Path | None = None) -> Mea
             meter = meters.get(name)
             analysis: StemAnalysis | None = None
             try:
-                if meter is not None and meter.buckets.done == info.frames:
+                if meter is not None and decoder.announced == info.frames:  # built to length
                     analysis = meter.result()
-                elif info.channels <= len(CHANNEL_GAINS):
+                elif name not in failed and info.channels <= len(CHANNEL_GAINS):
                     analysis = analyze_stem(stems[name], info)
             except AudioError as exc:
                 raise UnreadableStem(name, exc) from None

@@ -126,6 +126,26 @@ def test_a_measurement_that_fails_leaves_that_stem_unmeasured_not_the_stems_unre
     monkeypatch.setattr(analysis._StemMeter, "add", add)
     measured = measure_stems(stems, case / "mixture.flac")
     assert measured.stems["foreground"].info.frames == probe(stems["foreground"]).frames
+    assert measured.stems["foreground"].analysis is None  # not measured a second time
     assert measured.stems["background"].analysis is not None  # the other stem is measured
     assert measured.residual_db is not None and measured.residual_db < -40
     assert "measuring foreground failed" in caplog.text
+
+
+def test_a_stem_shorter_than_its_header_announced_is_measured_again_at_its_length(
+    dev_dir, tmp_path, monkeypatch
+):
+    foreground, rate = sf.read(dev_dir / DEV01 / "foreground.flac", dtype="float32")
+    sf.write(tmp_path / "foreground.mp3", foreground, rate, format="MP3")
+    stems = {"foreground": tmp_path / "foreground.mp3"}
+    real_init = analysis.Decoder.__init__
+
+    def init(decoder, *args, **kwargs):  # a header that guesses long, as an MP3's may
+        real_init(decoder, *args, **kwargs)
+        decoder.announced += decoder.sample_rate
+
+    monkeypatch.setattr(analysis.Decoder, "__init__", init)
+    measured = measure_stems(stems).stems["foreground"]
+    info = probe(stems["foreground"])
+    assert measured.info.frames == info.frames
+    assert measured.analysis == analysis.analyze_stem(stems["foreground"], info)
