@@ -32,14 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from common import ROOT  # sets Django up (the splitter loads the engine as a worker does)
+from recordings import DEV
 
 from audio.analysis import MeasuredStem, analyze_stem, measure_stems
 from audio.probe import AudioInfo, probe, read_blocks
 from providers.sandboxing.stems import split
 from providers.stemsets import StemSet
 
-DEV = ROOT.parent / "shared" / "audio" / "dev"
 SETS = {"2 stems": StemSet.FOREGROUND_BACKGROUND, "6 stems": StemSet.MULTI}
 
 

@@ -40,7 +40,8 @@ import soundfile as sf  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 django.setup()
-SHARED = Path(os.environ.get("STEMWEB_SHARED_DIR", ROOT.parent / "shared"))
+
+from recordings import DEV, SHARED  # noqa: E402
 
 from audio.engine.fusion import Mode  # noqa: E402
 from audio.engine.separator import separate_file  # noqa: E402
@@ -64,7 +65,7 @@ def score(estimates: Path) -> dict[str, tuple[float, float]]:
     """{case: (fg SI-SDRi, bg SI-SDRi)} from score.py --suite."""
     done = subprocess.run(
         [sys.executable, str(SHARED / "audio" / "score.py"), "--suite",
-         str(SHARED / "audio" / "dev"), "--estimates", str(estimates), "--json"],
+         str(DEV), "--estimates", str(estimates), "--json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return {
@@ -74,7 +75,7 @@ def score(estimates: Path) -> dict[str, tuple[float, float]]:
 
 
 def quality(workdir: Path) -> None:
-    cases = sorted(p for p in (SHARED / "audio" / "dev").iterdir() if p.is_dir())
+    cases = sorted(p for p in DEV.iterdir() if p.is_dir())
     runs = {"dsp": ("dsp", Mode.FOREGROUND), "fg/bg": ("neural", Mode.FOREGROUND),
             "vocals": ("neural", Mode.VOCALS)}  # fmt: skip
     scores, speed = {}, {}
@@ -108,7 +109,7 @@ def quality(workdir: Path) -> None:
 
 def synthetic_song(path: Path, minutes: float) -> None:
     """A long 44.1 kHz stereo file built from the dev mixtures, written block by block."""
-    sources = sorted((SHARED / "audio" / "dev").glob("*/mixture.flac"))
+    sources = sorted(DEV.glob("*/mixture.flac"))
     frames_needed = round(minutes * 60 * 44100)
     with sf.SoundFile(path, "w", 44100, 2, "PCM_16") as out:
         written, i = 0, 0

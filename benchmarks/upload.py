@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from django.conf import settings  # noqa: E402
 from django.db import connections  # noqa: E402
 from procstat import interrupted  # noqa: E402
+from recordings import DEV  # noqa: E402
 from served import (  # noqa: E402
     THREADS,
     WORKERS,
@@ -64,7 +65,6 @@ from served import (  # noqa: E402
 
 from stemweb.lib import embedded_redis  # noqa: E402
 
-SHARED = Path(os.environ.get("STEMWEB_SHARED_DIR", ROOT.parent / "shared"))
 MB = 1024 * 1024  # as STEMWEB_MAX_UPLOAD_MB counts
 CHUNK = MB  # what the client sends at a time
 UPLOAD_URL = "/projects/new/"
@@ -76,7 +76,7 @@ _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 def write_wav(path: Path, size: int) -> float:
     """A 16-bit 44.1 kHz stereo WAV of ``size`` bytes from the dev mixtures, end to end;
     returns its duration in seconds."""
-    mixtures = sorted((SHARED / "audio" / "dev").glob("*/mixture.flac"))
+    mixtures = sorted(DEV.glob("*/mixture.flac"))
     frames = (size - 44) // 4  # a 44-byte RIFF header, then 4 bytes a frame
     done, k = 0, 0
     with sf.SoundFile(path, "w", 44100, 2, "PCM_16", format="WAV") as out:
@@ -221,7 +221,7 @@ def main() -> int:
         wav = tmp / "take.wav"
         duration = write_wav(wav, args.mb * MB)
         size_mb = wav.stat().st_size / MB
-        small = sorted((SHARED / "audio" / "dev").glob("*/mixture.flac"))[0]
+        small = sorted(DEV.glob("*/mixture.flac"))[0]
         print(
             f"PostgreSQL {pg_name}, Redis {redis.url}; gunicorn {WORKERS} workers x {THREADS} "
             f"threads; {os.cpu_count()} cores, load average "

@@ -18,7 +18,6 @@ Run: .venv/bin/python benchmarks/upload_bomb.py [--repeat 3] [--unbounded]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import struct
 import tempfile
@@ -27,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import soundfile as sf
-from common import ROOT  # sets Django up: import it before the app's modules
+from recordings import DEV
 
 # isort: split
 from django.conf import settings
@@ -35,7 +34,6 @@ from django.conf import settings
 from audio.probe import AudioError, AudioInfo, probe
 from library.sources import check_upload, check_whole
 
-SHARED = Path(os.environ.get("STEMWEB_SHARED_DIR", ROOT.parent / "shared"))
 BOMB = {"seconds": 2 * 3600, "rate": 96000, "channels": 8}
 
 
@@ -110,7 +108,7 @@ def write_flac_bomb(
 
 def write_normal(path: Path) -> None:
     """3 minutes of real music and speech: the dev mixtures (20 s each) one after another."""
-    mixtures = sorted((SHARED / "audio" / "dev").glob("*/mixture.flac"))
+    mixtures = sorted(DEV.glob("*/mixture.flac"))
     with sf.SoundFile(path, "w", 44100, 2, "PCM_24", format="FLAC") as out:
         for k in range(9):
             out.write(sf.read(mixtures[k % len(mixtures)], dtype="float32")[0])
