@@ -15,10 +15,12 @@ runs, recovery hands checks overdue by ``STEMWEB_RECOVERY_GRACE_S`` to the worke
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -36,11 +38,12 @@ from providers.http import tls_context
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.5  # how often the checker looks for due checks (and beats)
+TICK_S = 0.5  # how often the checker looks for due checks
 # The heartbeat: one Redis key per checker process, its value the time of the last beat
 # (ISO 8601, UTC), expiring after HEARTBEAT_TTL_S (stemweb.health.checker_alive reads it).
 HEARTBEAT_KEY = "stemweb:checker:{host}:{pid}"
 HEARTBEAT_TTL_S = 60
+BEAT_S = HEARTBEAT_TTL_S / 4  # how often it beats: a missed beat or two is no death
 
 
 def beat(connection: Redis, now: datetime | None = None) -> None:
@@ -78,6 +81,7 @@ class Checker:
         self.under_way: set[str] = set()
         self.lock = threading.Lock()
         self.checks = 0  # checks run since start
+        self.beaten_at = -math.inf  # time.monotonic() of the last beat
 
     def run(self, stop: threading.Event) -> None:
         """Tick until ``stop`` is set, then let the checks under way finish."""
@@ -102,10 +106,12 @@ class Checker:
     def tick(self) -> int:
         """Queue the checks that are due, as many as the threads can take; the number queued.
         A database or Redis that does not answer is logged and tried again next tick."""
-        try:
-            beat(queues.redis())
-        except RedisError:
-            log.warning("checker: could not beat in Redis", exc_info=True)
+        if time.monotonic() - self.beaten_at >= BEAT_S:
+            try:
+                beat(queues.redis())
+                self.beaten_at = time.monotonic()
+            except RedisError:
+                log.warning("checker: could not beat in Redis", exc_info=True)
         with self.lock:
             under_way = set(self.under_way)
         room = 2 * self.threads - len(under_way)  # one waiting per thread, no more

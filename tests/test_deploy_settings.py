@@ -10,7 +10,7 @@ import sys
 from allauth.account.adapter import get_adapter
 from django.test import RequestFactory
 
-from tests.browser import ROOT
+from tests.fixtures import ROOT
 
 PRODUCTION = {
     "SECRET_KEY": "k" * 20 + "-production-only-" + "q" * 40,

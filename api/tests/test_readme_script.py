@@ -13,8 +13,7 @@ import pytest
 import soundfile as sf
 
 from jobs.models import SeparationJob
-from tests.browser import ROOT
-from tests.fixtures import make_token, make_user
+from tests.fixtures import ROOT, make_token, make_user
 from tests.workers import drain
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

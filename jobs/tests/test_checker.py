@@ -19,14 +19,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.registry import ScheduledJobRegistry
 
 from jobs import queues
-from jobs.checker import Checker, check_due, jobs_due
+from jobs.checker import BEAT_S, Checker, check_due, jobs_due
 from jobs.models import SeparationJob
 from jobs.services import job_create
 from jobs.services import run as run_service
 from jobs.tasks import run_job
 from stemweb.health import checker_alive
-from tests.browser import ROOT
-from tests.fixtures import make_job, make_project
+from tests.fixtures import ROOT, make_job, make_project
 from tests.workers import process_env, work_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -185,3 +184,15 @@ def test_a_hand_over_while_redis_is_down_is_tried_again_not_failed(
     assert job.next_check_at > timezone.now() + timedelta(seconds=30)  # a worker has it now
     default = django_rq.get_queue(queues.DEFAULT)
     assert (queues.CHECK_JOB, (str(job.pk),)) in [(j.func_name, j.args) for j in default.jobs]
+
+
+def test_it_beats_every_quarter_of_the_heartbeats_life_not_every_tick(monkeypatch):
+    beats = []
+    monkeypatch.setattr("jobs.checker.beat", lambda connection: beats.append(connection))
+    loop = Checker(threads=1)
+    loop.tick()
+    loop.tick()
+    assert len(beats) == 1  # the second tick, 0 s later, has nothing to say
+    loop.beaten_at -= BEAT_S
+    loop.tick()
+    assert len(beats) == 2

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import soundfile as sf
 
-from tests.browser import ROOT
+from tests.fixtures import ROOT
 
 
 def _separate(*args):

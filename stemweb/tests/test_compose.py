@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser import ROOT
+from tests.fixtures import ROOT
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is a dev dependency (pyproject.toml)")
 

@@ -15,8 +15,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 
 from stemweb.config import s3_media_origins
-from tests.browser import ROOT
-from tests.fixtures import make_job
+from tests.fixtures import ROOT, make_job
 
 TEMPLATES = sorted((ROOT / "templates").rglob("*.html"))
 HTMX = {"HTTP_HX_REQUEST": "true"}

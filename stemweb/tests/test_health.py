@@ -20,7 +20,7 @@ from rq.utils import now, utcformat
 
 from jobs.checker import HEARTBEAT_KEY, HEARTBEAT_TTL_S, beat
 from stemweb.worker import StemwebWorker
-from tests.browser import ROOT
+from tests.fixtures import ROOT
 
 
 def test_healthz_answers_200_when_database_and_redis_answer(client, db, django_assert_num_queries):
