@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.test import Client
 
 from tests.fixtures import ROOT
 
@@ -102,3 +104,14 @@ def axe_violations(page: Any, axe_source: str) -> list[str]:
         for v in found
         if v["impact"] in AXE_IMPACTS
     ]
+
+
+def sign_in(page: Any, live_server: Any, user: Any) -> None:
+    """Give ``page``'s browser a signed-in session of ``user`` (Django's ``force_login``), as if
+    they had logged in."""
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )

@@ -31,14 +31,14 @@ API = "api/v1/"
 PROBLEM = "application/problem+json"
 
 
-def _patterns(resolver=None, prefix="", namespace=""):
+def site_routes(resolver=None, prefix="", namespace=""):
     """(route, pattern, the name to reverse it by) for every URL pattern."""
     resolver = resolver or get_resolver()
     for entry in resolver.url_patterns:
         route = prefix + str(entry.pattern)
         if isinstance(entry, URLResolver):
             inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from _patterns(entry, route, inner)
+            yield from site_routes(entry, route, inner)
         elif isinstance(entry, URLPattern):
             yield route, entry, f"{namespace}{entry.name}"
 
@@ -97,7 +97,7 @@ def test_every_url_with_another_teams_objects_is_404_and_changes_nothing(client,
     client.force_login(attacker)
     before = _snapshot()
     tried = 0
-    for route, pattern, name in _patterns():
+    for route, pattern, name in site_routes():
         if route.startswith(SKIP_PREFIXES):
             continue
         params = list(pattern.pattern.converters)
@@ -196,7 +196,7 @@ def _api_operations(client: httpx.Client) -> list[tuple[str, str, dict]]:
     schema = client.get(f"/{API}openapi.json").json()
     routes = {
         "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
-        for route, _, _ in _patterns()
+        for route, _, _ in site_routes()
         if route.startswith(API)
     }
     assert routes - NOT_OPERATIONS == set(schema["paths"])

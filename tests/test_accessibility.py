@@ -9,7 +9,6 @@ import re
 from pprint import pformat
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -18,9 +17,9 @@ from accounts.services import invitation_token
 from api.models import ApiToken
 from library.models import Folder, Project
 from providers.stemsets import StemSet
-from tests.browser import axe_violations
+from tests.browser import axe_violations, sign_in
 from tests.fixtures import furnish, make_finished_job, make_job, make_user
-from tests.test_access_walk import _patterns
+from tests.test_access_walk import site_routes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -145,7 +144,7 @@ def test_every_page_is_checked(world):
     signed_in = Client()
     signed_in.force_login(world["owner"])
     unchecked = []
-    for route, pattern, name in _patterns():
+    for route, pattern, name in site_routes():
         if route.startswith(NOT_OURS) or name in checked or name in MAILED:
             continue
         params = list(pattern.pattern.converters) or list(pattern.pattern.regex.groupindex)
@@ -158,26 +157,14 @@ def test_every_page_is_checked(world):
     assert len(checked) >= 20
 
 
-def _sign_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-
-
-def _check(page, live_server, pages, axe_source) -> dict[str, list[str]]:
+def _check(page, live_server, pages, axe_source, ready="main") -> dict[str, list[str]]:
+    """axe-core's violations on each of ``pages`` (label: path), once the page shows ``ready``
+    (or its own selector in ``READY``); the pages with any."""
     found = {}
     for label, path in pages.items():
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 200, f"{label}: {response.status}"
-        page.wait_for_selector(READY.get(label, "main"))
+        page.wait_for_selector(READY.get(label, ready))
         found[label] = axe_violations(page, axe_source)
     return {label: v for label, v in found.items() if v}
 
@@ -186,7 +173,7 @@ def test_no_serious_or_critical_violations_signed_in(
     page, live_server, world, axe_source, csp_violations
 ):
     page.set_default_timeout(20_000)
-    _sign_in(page, live_server, world["owner"])
+    sign_in(page, live_server, world["owner"])
     found = _check(page, live_server, _pages(world), axe_source)
     # The API docs with an operation open: its parameters, body schema and responses.
     page.goto(f"{live_server.url}{reverse('api-v1:openapi-view')}")
@@ -257,12 +244,6 @@ def _admin_pages(world) -> dict[str, str]:
 
 def test_no_serious_or_critical_violations_for_staff(page, live_server, world, axe_source):
     page.set_default_timeout(20_000)
-    _sign_in(page, live_server, world["owner"])
-    found = {}
-    for label, path in _admin_pages(world).items():
-        response = page.goto(f"{live_server.url}{path}")
-        assert response.status == 200, f"{label}: {response.status}"
-        page.wait_for_selector("#content, main")
-        found[label] = axe_violations(page, axe_source)
-    found = {label: v for label, v in found.items() if v}
+    sign_in(page, live_server, world["owner"])
+    found = _check(page, live_server, _admin_pages(world), axe_source, ready="#content, main")
     assert found == {}, pformat(found, width=200)

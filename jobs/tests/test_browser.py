@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import soundfile as sf
-from django.conf import settings
-from django.test import Client
 
 from jobs.models import SeparationJob
+from tests.browser import sign_in
 from tests.fixtures import make_job, make_user
 from tests.workers import run_worker_burst
 
@@ -72,12 +71,7 @@ def test_the_job_page_polls_only_while_its_tab_is_visible(
 ):
     user = make_user("hidden@example.com")
     job = make_job(user, mixture)  # queued, and no worker: it polls until the test ends
-    client = Client()
-    client.force_login(user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-    )
+    sign_in(page, live_server, user)
     # The test decides whether the tab is hidden; htmx and polling.js read document.hidden.
     page.add_init_script(
         "window.__hidden = false;"

@@ -8,27 +8,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
 from jobs.models import SeparationJob
 from jobs.services import StemFile, store_stems
 from library.tasks import source_peaks
 from providers.stemsets import StemSet
+from tests.browser import sign_in
 from tests.fixtures import make_finished_job, make_job, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 Status = SeparationJob.Status
-
-
-def _log_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-    )
 
 
 def _finish(job: SeparationJob, like: SeparationJob, workdir) -> None:
@@ -52,7 +42,7 @@ def test_listen_separate_again_and_compare_the_two_jobs(
     first = make_finished_job(user, mixture, StemSet.VOCALS_INSTRUMENTAL, tmp_path / "a")
     project = first.project
     source_peaks(project.pk)
-    _log_in(page, live_server, user)
+    sign_in(page, live_server, user)
     page.set_default_timeout(15_000)
 
     with page.expect_response(lambda r: r.url.endswith("/source/peaks/")) as peaks:
@@ -105,7 +95,7 @@ def test_a_job_finishing_updates_its_dashboard_row_in_place(
     user = make_user("rows@example.com")
     running, other = make_job(user, mixture, name="Running"), make_job(user, mixture, name="Other")
     SeparationJob.objects.filter(pk=other.pk).update(status=Status.FAILED, error="no")
-    _log_in(page, live_server, user)
+    sign_in(page, live_server, user)
     polls: list[str] = []
     page.on("request", lambda r: polls.append(r.url) if "/projects/rows/" in r.url else None)
 

@@ -4,12 +4,10 @@ playing mixer, with no mouse; every stop of the focus on the way is visibly mark
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from jobs.models import SeparationJob
 from jobs.tasks import run_job
-from tests.browser import axe_violations
+from tests.browser import axe_violations, sign_in
 from tests.fixtures import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,17 +56,7 @@ def test_from_upload_to_a_playing_mixer_by_keyboard_alone(
     page, live_server, mixture, axe_source, csp_violations
 ):
     page.set_default_timeout(30_000)
-    client = Client()
-    client.force_login(make_user("kay@example.com"))
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    sign_in(page, live_server, make_user("kay@example.com"))
     keys = Keyboard(page)
     page.goto(f"{live_server.url}/")
 

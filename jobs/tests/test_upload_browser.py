@@ -9,17 +9,16 @@ from accounts.models import Membership
 from jobs.models import SeparationJob
 from library.models import Project
 from library.services import folder_create
+from tests.browser import sign_in
 from tests.fixtures import DEV01
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def signed_in(page, live_server, client, user):
+def signed_in(page, live_server, user):
     """The page with ``user``'s session cookie."""
-    client.force_login(user)
-    cookie = client.cookies["sessionid"]
-    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": live_server.url}])
+    sign_in(page, live_server, user)
     page.set_default_timeout(30_000)
     return page
 

@@ -5,12 +5,11 @@ the first upload, never when a page loads."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 from django.utils import timezone
 
 from jobs.models import SeparationJob
 from jobs.services import job_ended
+from tests.browser import sign_in
 from tests.fixtures import make_job, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -64,21 +63,12 @@ def recorded(page, live_server, settings, csp_violations):
     return record
 
 
-def _sign_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-    )
-
-
 def test_a_hidden_tab_on_another_page_tells_when_ones_job_ends(
     page, live_server, mixture, recorded, csp_violations
 ):
     user = make_user("nell@example.com")
     job = make_job(user, mixture, name="Caves, sung")  # queued; no worker runs it
-    _sign_in(page, live_server, user)
+    sign_in(page, live_server, user)
     page.context.grant_permissions(["notifications"], origin=live_server.url)
 
     with page.expect_response(lambda r: "/jobs/ended/" in r.url):
@@ -115,7 +105,7 @@ def test_the_permission_is_asked_for_at_the_first_upload_and_nothing_polls_befor
     page, live_server, mixture, recorded, csp_violations
 ):
     user = make_user("ora@example.com")
-    _sign_in(page, live_server, user)
+    sign_in(page, live_server, user)
     page.goto(f"{live_server.url}/projects/new/")
     page.wait_for_timeout(2_500)  # two ticks of the poll, which waits for the permission
     assert recorded["asked"] == [] and recorded["polls"] == []
