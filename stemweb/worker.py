@@ -36,7 +36,35 @@ log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL_S = 60
 
 
-class StemwebWorker(Worker):
+class StopsPromptly:
+    """An RQ worker whose teardown stops its pub/sub thread within a second or so.
+
+    RQ (2.12 and 3.0 alike) listens for commands in a thread that waits up to 60 s per read
+    (``run_in_thread(sleep_time=60)``), and its ``Worker.unsubscribe`` sends UNSUBSCRIBE before
+    it stops that thread. The server's reply wakes the thread; when the thread reads it before
+    the flag is tripped (likely on a busy machine), it goes back to waiting up to 60 s, now for a
+    subscription that never comes. redis-py 8.2's ``PubSubWorkerThread.stop()`` joins the thread
+    with no timeout, so the teardown of every worker that ran a job (a deploy, a scale-down,
+    SIGTERM, a burst worker) could take a minute; up to 8.1 ``stop()`` only tripped the flag.
+
+    Tripping the flag first, without waiting, makes the reply the thread's last read: it wakes,
+    sees the flag and ends. Needs redis-py >= 8.2 (``stop(timeout=)``).
+    """
+
+    pubsub: Any
+    pubsub_thread: Any
+
+    def unsubscribe(self) -> None:
+        thread = self.pubsub_thread
+        if thread is None:
+            return
+        thread.stop(timeout=0)
+        self.pubsub.unsubscribe()
+        thread.join(timeout=5)
+        self.pubsub.close()
+
+
+class StemwebWorker(StopsPromptly, Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL_S)
         super().__init__(*args, **kwargs)

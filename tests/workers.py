@@ -20,10 +20,15 @@ from jobs.checker import check_due
 from jobs.models import SeparationJob
 from providers.sandboxing.state import Sandbox
 from sandbox.server import serve
+from stemweb.worker import StopsPromptly
 from tests.fixtures import ROOT
 from tests.storage import Stored
 
 SANDBOX_KEY = "sandbox-key"
+
+
+class StemwebSimpleWorker(StopsPromptly, SimpleWorker):
+    """RQ's in-process worker (no fork per job), with stemweb's worker's teardown."""
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +77,7 @@ def work_due(queue_names=("default", "local")) -> None:
             registry.remove(job_id)
             if rq_job is not None:
                 queue.enqueue_job(rq_job)
-    SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
+    StemwebSimpleWorker(queues, connection=queues[0].connection).work(burst=True)
 
 
 def drain(job, timeout_s: float = 60.0):
