@@ -18,10 +18,10 @@ RUN apt-get update \
     && mkdir -p /var/lib/stemweb && chown stemweb /var/lib/stemweb
 
 WORKDIR /app
-# Dependencies only: the code runs from /app, where settings find templates/ and static/.
-COPY pyproject.toml README.md ./
-RUN mkdir stemweb audio accounts library providers jobs downloads webhooks notifications sandbox api \
-    && pip install . && pip uninstall -y stemweb
+# Dependencies only, from the lock `make test` installs from (sha256-checked, wheels only, no
+# resolving); the code runs from /app, where settings find templates/ and static/.
+COPY requirements/app.txt ./requirements/app.txt
+RUN pip install --require-hashes --no-deps --only-binary=:all: -r requirements/app.txt
 COPY manage.py ./
 COPY stemweb ./stemweb
 COPY audio ./audio

@@ -4,18 +4,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format bench install install-dev models faults faults-quick
+.PHONY: run test lint format bench install install-dev models faults faults-quick lock upgrade
+
+# Installs come from the lock files alone (requirements/*.txt, made by `make lock`): every
+# package pinned and checked by sha256, no dependency resolved on this machine, wheels only, so
+# no build step fetches a build backend the lock does not pin.
+INSTALL := $(BIN)/python -m pip install --quiet --require-hashes --no-deps --only-binary=:all:
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.installed: requirements/app.txt | $(BIN)/python
+	$(INSTALL) -r requirements/app.txt
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: requirements/dev.txt | $(BIN)/python
+	$(INSTALL) -r requirements/dev.txt
 	touch $@ $(VENV)/.installed
 
 # axe-core, for the accessibility browser tests only (package.json; never served or shipped).
@@ -61,3 +65,16 @@ faults-quick: install-dev models
 bench: install-dev models
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/folders.py
+
+# Re-resolve the lock files from pyproject.toml's ranges, keeping every pin that still fits.
+# `make upgrade` takes the newest versions the ranges allow, then runs the suite on a new venv.
+LOCK_ARGS := --generate-hashes --universal --python-version 3.11 --custom-compile-command "make lock" --quiet
+
+lock: $(VENV)/.installed-dev
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) $(UPGRADE) -o requirements/app.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_ARGS) $(UPGRADE) -o requirements/dev.txt
+
+upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
+	rm -rf $(VENV)
+	$(MAKE) test
