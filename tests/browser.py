@@ -115,3 +115,21 @@ def sign_in(page: Any, live_server: Any, user: Any) -> None:
     page.context.add_cookies(
         [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
     )
+
+
+def upload_ready(page: Any) -> None:
+    """Wait until ``static/js/upload.js`` has enhanced the upload form (the file input takes
+    several files, the stem sets follow the provider): it marks the form ``data-ready``."""
+    page.wait_for_selector("[data-upload-form][data-ready=true]", state="attached")
+
+
+def choose_files(page: Any, files: str | list[str]) -> None:
+    """Choose ``files`` in the upload form, once the page's script has made it take several."""
+    upload_ready(page)
+    page.set_input_files("input[name=file]", files)
+
+
+def mixer_ready(page: Any, scope: str = "") -> None:
+    """Wait until ``static/js/mixer.js`` has bound the mixer (``.mixer[data-ready]``) under
+    ``scope``, a selector, so its buttons and keys do what they say."""
+    page.wait_for_selector(f"{scope} .mixer[data-ready=true]".strip(), state="attached")

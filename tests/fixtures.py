@@ -10,6 +10,8 @@ import os
 import shutil
 import struct
 import tempfile
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,18 @@ from providers.sandboxing.stems import split
 from providers.stemsets import StemSet
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
+    """Poll ``condition`` every 20 ms until it returns something true, and return that; fail
+    naming ``what`` after ``timeout_s`` (generous: a busy machine is slow, not wrong)."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
+        time.sleep(0.02)
+    return result
+
+
 SHARED = Path(os.environ.get("STEMWEB_SHARED_DIR", ROOT.parent / "shared"))
 DEV01 = "dev01_speech_en_female__rock"
 

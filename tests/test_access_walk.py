@@ -8,7 +8,10 @@ A pattern whose parameter this test cannot fill fails it, so new URLs must be co
 from __future__ import annotations
 
 import re
+import time
+from types import SimpleNamespace
 
+import django.core.signing
 import httpx
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -143,16 +146,16 @@ def test_bulk_actions_and_team_switch_with_another_teams_ids_are_404(client, vic
     assert _snapshot() == before
 
 
-def test_signed_links_stop_working_after_expiry(client, victim, settings):
+def test_signed_links_stop_working_after_expiry(client, victim, settings, monkeypatch):
     stem = Stem.objects.get(public_id=victim["stem_id"])
     project = Project.objects.get(public_id=victim["project_id"])
     fresh = [signing.stem_url(stem), signing.source_url(project)]
     for url in fresh:
         assert client.get(url.replace(settings.STEMWEB_PUBLIC_URL, "")).status_code == 200
     settings.STEMWEB_SIGNED_URL_TTL_S = 0
-    import time
-
-    time.sleep(1.1)
+    # Two seconds later, on the signer's clock (its timestamps are whole seconds).
+    later = time.time() + 2
+    monkeypatch.setattr(django.core.signing, "time", SimpleNamespace(time=lambda: later))
     for url in fresh:
         assert client.get(url.replace(settings.STEMWEB_PUBLIC_URL, "")).status_code == 404
 

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from jobs.models import SeparationJob
-from tests.browser import sign_in
+from tests.browser import choose_files, sign_in
 from tests.fixtures import make_job, make_user
 from tests.workers import run_worker_burst
 
@@ -26,9 +26,7 @@ def test_sign_up_upload_watch_listen_and_download(
     assert page.locator(".team").inner_text() == "lin's team"
 
     page.click("text=Upload a recording")
-    page.set_input_files(
-        "input[name=file]", str(dev_dir / "dev05_sung_female__soundtrack" / "mixture.flac")
-    )
+    choose_files(page, str(dev_dir / "dev05_sung_female__soundtrack" / "mixture.flac"))
     page.fill("input[name=name]", "Caves, sung")
     page.check("input[value=vocals_instrumental]")
     page.click("main button[type=submit]")
@@ -72,13 +70,22 @@ def test_the_job_page_polls_only_while_its_tab_is_visible(
     user = make_user("hidden@example.com")
     job = make_job(user, mixture)  # queued, and no worker: it polls until the test ends
     sign_in(page, live_server, user)
-    # The test decides whether the tab is hidden; htmx and polling.js read document.hidden.
+    # The test decides whether the tab is hidden; htmx and polling.js read document.hidden. The
+    # page counts its own polls: each tick of the trigger, and each request sent with the event
+    # that caused it, so nothing is read off the network or the clock.
     page.add_init_script(
-        "window.__hidden = false;"
-        "Object.defineProperty(Document.prototype, 'hidden', {get: () => window.__hidden});"
+        """
+        window.__hidden = false;
+        Object.defineProperty(Document.prototype, "hidden", {get: () => window.__hidden});
+        window.__ticks = 0;
+        window.__sent = [];
+        document.addEventListener("htmx:beforeRequest", () => { window.__ticks += 1; });
+        document.addEventListener("htmx:beforeSend", (e) => {
+          const cause = e.detail.requestConfig.triggeringEvent;
+          window.__sent.push(cause ? cause.type : "every");
+        });
+        """
     )
-    polls: list[str] = []
-    page.on("request", lambda r: polls.append(r.url) if "hx-request" in r.headers else None)
 
     def show(visible: bool) -> None:
         page.evaluate(
@@ -86,19 +93,20 @@ def test_the_job_page_polls_only_while_its_tab_is_visible(
             "document.dispatchEvent(new Event('visibilitychange'))"
         )
 
+    def sent() -> list[str]:
+        return page.evaluate("() => window.__sent")
+
     page.goto(f"{live_server.url}/jobs/{job.pk}/")
     page.wait_for_selector("#job-status[data-status=queued]")
-    page.wait_for_timeout(4_500)
-    assert len(polls) >= 2  # every 2 s while visible
+    page.wait_for_function("() => window.__sent.length >= 2")  # every 2 s while visible
 
     show(False)
-    page.wait_for_timeout(300)  # a request already sent is reported late
-    hidden_from = len(polls)
-    page.wait_for_timeout(4_500)
-    assert len(polls) == hidden_from  # two ticks passed in the hidden tab, no request
+    before, ticks = sent(), page.evaluate("() => window.__ticks")
+    page.wait_for_function(f"() => window.__ticks >= {ticks + 2}")  # two ticks while hidden
+    assert sent() == before  # and no request
 
     show(True)
-    page.wait_for_timeout(500)
-    assert len(polls) == hidden_from + 1  # refreshed at once, not at the next tick
+    page.wait_for_function(f"() => window.__sent.length > {len(before)}")
+    assert sent() == [*before, "stemweb:visible"]  # refreshed at once, not at the next tick
     assert page.locator("#job-status").get_attribute("hx-trigger") is not None
     assert csp_violations == []

@@ -7,7 +7,7 @@ import pytest
 
 from jobs.models import SeparationJob
 from jobs.tasks import run_job
-from tests.browser import axe_violations, sign_in
+from tests.browser import axe_violations, mixer_ready, sign_in, upload_ready
 from tests.fixtures import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -64,6 +64,7 @@ def test_from_upload_to_a_playing_mixer_by_keyboard_alone(
     keys.tab_to("header a[href='/projects/new/']")
     page.keyboard.press("Enter")
     page.wait_for_url("**/projects/new/")
+    upload_ready(page)
 
     # The form's own order: provider, stem set, the file, its name, then the submit button.
     keys.tab_to("input[name=provider]")
@@ -84,7 +85,7 @@ def test_from_upload_to_a_playing_mixer_by_keyboard_alone(
     assert (job.provider, job.stem_set) == ("local", "vocals_instrumental")
     assert job.project.name == "Rock, by keyboard"
     run_job(str(job.pk))  # the worker, in-process: the page is polling meanwhile
-    page.wait_for_selector("#job-status[data-status=succeeded] .mixer")
+    mixer_ready(page, "#job-status[data-status=succeeded]")
 
     keys.tab_to(".mixer [data-action=play]")
     page.keyboard.press("Enter")

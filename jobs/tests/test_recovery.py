@@ -23,7 +23,7 @@ from jobs.services.lease import job_claim, job_release, lease_kept
 from jobs.tasks import run_job
 from providers.local.client import LocalProvider
 from stemweb.worker import StemwebWorker
-from tests.fixtures import make_job
+from tests.fixtures import make_job, wait_until
 
 Status = SeparationJob.Status
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,9 +111,14 @@ def test_the_lease_is_renewed_while_the_work_runs_and_released_after(user, mixtu
     assert token is not None
     first = SeparationJob.objects.get(pk=job.pk)
     with lease_kept(str(job.pk), token):
-        time.sleep(0.5)
-        renewed = SeparationJob.objects.get(pk=job.pk)
-        assert renewed.lease_until > first.lease_until and renewed.heartbeat > first.heartbeat
+        renewed = wait_until(
+            lambda: (
+                (row := SeparationJob.objects.get(pk=job.pk)).lease_until > first.lease_until
+                and row
+            ),
+            "the lease renewed",
+        )
+        assert renewed.heartbeat > first.heartbeat
         assert jobs_reconcile().requeued == 0  # a slow step is not a dead one
     released = SeparationJob.objects.get(pk=job.pk)
     assert released.lease_token == "" and released.lease_until is None
@@ -223,19 +228,23 @@ def test_the_lease_thread_reconnects_when_its_database_connection_is_dropped(
     job = _running(make_job(user, mixture))
     token = job_claim(str(job.pk))
     assert token is not None
+    claimed = SeparationJob.objects.get(pk=job.pk).lease_until
     with lease_kept(str(job.pk), token):
-        time.sleep(0.3)  # the thread has its own connection now
+        wait_until(  # the thread has its own connection now: it renewed once
+            lambda: SeparationJob.objects.get(pk=job.pk).lease_until > claimed,
+            "the first renewal",
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             assert cursor.fetchone()[0] >= 1
-        time.sleep(0.3)  # a renewal fails on the dropped connection
         before = SeparationJob.objects.get(pk=job.pk).lease_until
-        time.sleep(0.5)
-        after = SeparationJob.objects.get(pk=job.pk).lease_until
-        assert after > before  # renewed on a new connection
+        wait_until(  # the next renewal fails on the dropped connection; one after it succeeds
+            lambda: SeparationJob.objects.get(pk=job.pk).lease_until > before,
+            "a renewal on a new connection",
+        )
         assert jobs_reconcile().requeued == 0
 
 
@@ -272,8 +281,8 @@ def test_a_dropped_database_connection_while_storing_stems_leaves_the_job_to_rec
     assert [n for n in stored.names() if "/jobs/" in n] == []
     monkeypatch.setattr(LocalProvider, "result", separated)
 
-    time.sleep(0.7)  # silent for longer than a lease
-    assert jobs_reconcile().requeued == 1
+    # Silent for longer than a lease: recovery requeues it once the lease has run out.
+    wait_until(lambda: jobs_reconcile().requeued == 1, "recovery requeued the job")
     run_job(str(job.pk))
     job.refresh_from_db()
     assert (job.status, job.attempts, job.stems.count()) == (Status.SUCCEEDED, 1, 2)

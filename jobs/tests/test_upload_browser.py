@@ -9,7 +9,7 @@ from accounts.models import Membership
 from jobs.models import SeparationJob
 from library.models import Project
 from library.services import folder_create
-from tests.browser import sign_in
+from tests.browser import choose_files, sign_in
 from tests.fixtures import DEV01
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,7 +44,7 @@ def test_several_files_upload_with_progress_into_the_folder_and_one_is_refused(
         str(bad_dir / "text_renamed.mp3"),
         str(dev_dir / DEV01 / "mixture.mp3"),
     ]
-    page.set_input_files("input[name=file]", files)
+    choose_files(page, files)
     page.check("input[value=vocals_instrumental]")
     page.click("main button[type=submit]")
     rows = page.locator(".upload-row")
@@ -77,7 +77,7 @@ def test_the_stem_sets_follow_the_provider_and_the_chosen_file_stays(
 ):
     page = signed_in
     page.goto(f"{live_server.url}/projects/new/")
-    page.set_input_files("input[name=file]", str(dev_dir / DEV01 / "mixture.flac"))
+    choose_files(page, str(dev_dir / DEV01 / "mixture.flac"))
     foreground = page.locator("label[data-stem-set=foreground_background]")
     assert foreground.is_visible() and page.is_checked("input[value=foreground_background]")
     page.check("input[name=provider][value=finevoice]")

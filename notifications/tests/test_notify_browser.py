@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from jobs.models import SeparationJob
 from jobs.services import job_ended
-from tests.browser import sign_in
+from tests.browser import choose_files, sign_in
 from tests.fixtures import make_job, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,6 +32,7 @@ RECORDING_NOTIFICATION = """
     }
     close() {}
     static get permission() {
+      window.__permissionChecks = (window.__permissionChecks || 0) + 1;
       return Real.permission === "granted" ? "granted" : "default";
     }
     static requestPermission() {
@@ -75,8 +76,9 @@ def test_a_hidden_tab_on_another_page_tells_when_ones_job_ends(
         page.goto(f"{live_server.url}/")  # the dashboard, not the job's page
     page.evaluate("window.__hidden = true; document.dispatchEvent(new Event('visibilitychange'))")
     polls_when_hidden = len(recorded["polls"])
-    page.wait_for_timeout(1_500)
-    assert len(recorded["polls"]) > polls_when_hidden  # still polling in the hidden tab
+    for _ in range(2):  # the second was sent while hidden, whenever the first was
+        page.wait_for_event("request", lambda r: "/jobs/ended/" in r.url)
+    assert len(recorded["polls"]) >= polls_when_hidden + 2  # still polling in the hidden tab
     assert recorded["notices"] == []
 
     # The job ends as a worker ends it: the row, then the job-ended service.
@@ -92,7 +94,11 @@ def test_a_hidden_tab_on_another_page_tells_when_ones_job_ends(
             f"stemweb-job-{job.pk}",
         )
     ]
-    page.wait_for_timeout(2_500)  # later polls ask from after it: no second notice
+    # Later polls ask from after it: no second notice. A poll is sent once the one before it
+    # was answered and shown, so the second poll from now follows a whole answered one.
+    for _ in range(2):
+        page.wait_for_event("request", lambda r: "/jobs/ended/" in r.url)
+    assert page.evaluate("() => window.__notices.length") == 1
     assert len(recorded["notices"]) == 1
 
     page.evaluate("window.__notices[0].dispatchEvent(new Event('click'))")
@@ -107,10 +113,12 @@ def test_the_permission_is_asked_for_at_the_first_upload_and_nothing_polls_befor
     user = make_user("ora@example.com")
     sign_in(page, live_server, user)
     page.goto(f"{live_server.url}/projects/new/")
-    page.wait_for_timeout(2_500)  # two ticks of the poll, which waits for the permission
+    # Three ticks of the poll, each of which reads the permission and, not granted, asks the
+    # server nothing.
+    page.wait_for_function("() => (window.__permissionChecks || 0) >= 3")
     assert recorded["asked"] == [] and recorded["polls"] == []
 
-    page.set_input_files("input[name=file]", str(mixture))
+    choose_files(page, str(mixture))
     page.check("input[value=vocals_instrumental]")
     page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/jobs/*/")

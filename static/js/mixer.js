@@ -199,7 +199,9 @@
 
   function init(scope) {
     (scope.querySelectorAll ? scope.querySelectorAll(".mixer") : []).forEach(function (root) {
-      if (!root.mixer) root.mixer = new Mixer(root);
+      if (root.mixer) return;
+      root.mixer = new Mixer(root);
+      root.dataset.ready = "true"; // what browser tests wait for before they drive it
     });
   }
 

@@ -6,6 +6,7 @@
 //   Files are posted one after another, each with the form's other fields and the header
 //   "X-Stemweb-Upload: batch" (jobs/views/projects.py answers with one row's fragment);
 // - the browser's permission to notify is asked for at the first upload, never at page load.
+// Once all of that is in place the form carries data-ready="true" (what browser tests wait for).
 (function () {
   "use strict";
 
@@ -160,4 +161,5 @@
     fileInput.value = "";
     button.disabled = false;
   });
+  form.dataset.ready = "true";
 })();
