@@ -14,12 +14,17 @@ INSTALL := $(BIN)/python -m pip install --quiet --require-hashes --no-deps --onl
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# A changed lock gets a new venv (`--clear`), so no package the lock dropped lingers.
 $(VENV)/.installed: requirements/app.txt | $(BIN)/python
+	$(PYTHON) -m venv --clear $(VENV)
 	$(INSTALL) -r requirements/app.txt
+	$(BIN)/python -m pip check
 	touch $@
 
 $(VENV)/.installed-dev: requirements/dev.txt | $(BIN)/python
+	$(PYTHON) -m venv --clear $(VENV)
 	$(INSTALL) -r requirements/dev.txt
+	$(BIN)/python -m pip check
 	touch $@ $(VENV)/.installed
 
 # axe-core, for the accessibility browser tests only (package.json; never served or shipped).
@@ -70,9 +75,10 @@ bench: install-dev models
 # `make upgrade` takes the newest versions the ranges allow, then runs the suite on a new venv.
 LOCK_ARGS := --generate-hashes --universal --python-version 3.11 --custom-compile-command "make lock" --quiet
 
+# dev.txt first; app.txt is constrained by it, so production runs the versions the suite tested.
 lock: $(VENV)/.installed-dev
-	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) $(UPGRADE) -o requirements/app.txt
 	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_ARGS) $(UPGRADE) -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml -c requirements/dev.txt $(LOCK_ARGS) -o requirements/app.txt
 
 upgrade:
 	$(MAKE) lock UPGRADE=--upgrade

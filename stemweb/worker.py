@@ -51,17 +51,24 @@ class StopsPromptly:
     sees the flag and ends. Needs redis-py >= 8.2 (``stop(timeout=)``).
     """
 
+    name: str
     pubsub: Any
     pubsub_thread: Any
+    pubsub_channel_name: str
 
     def unsubscribe(self) -> None:
         thread = self.pubsub_thread
         if thread is None:
             return
-        thread.stop(timeout=0)
-        self.pubsub.unsubscribe()
-        thread.join(timeout=5)
-        self.pubsub.close()
+        log.info("worker %s: unsubscribing from %s", self.name, self.pubsub_channel_name)
+        try:
+            thread.stop(timeout=0)
+            if thread.is_alive():  # an ended thread has closed the pub/sub already
+                self.pubsub.unsubscribe()
+                thread.join(timeout=5)
+        finally:
+            self.pubsub.close()
+            self.pubsub_thread = None
 
 
 class StemwebWorker(StopsPromptly, Worker):

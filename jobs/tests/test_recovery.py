@@ -236,10 +236,21 @@ def test_the_lease_thread_reconnects_when_its_database_connection_is_dropped(
         )
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "SELECT array_agg(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-            assert cursor.fetchone()[0] >= 1
+            (others,) = cursor.fetchone()
+            assert others
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid", [others])
+
+        def terminated() -> bool:  # pg_terminate_backend only signals: wait until they are gone
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s::int[])", [others]
+                )
+                return cursor.fetchone()[0] == 0
+
+        wait_until(terminated, "the backends terminated")
         before = SeparationJob.objects.get(pk=job.pk).lease_until
         wait_until(  # the next renewal fails on the dropped connection; one after it succeeds
             lambda: SeparationJob.objects.get(pk=job.pk).lease_until > before,

@@ -58,12 +58,15 @@ def test_a_worker_that_ran_a_job_stops_within_five_seconds(monkeypatch):
     that ordering certain instead of likely: ``unsubscribe`` returns only once the thread has
     gone back to waiting (or ended)."""
     unsubscribe = PubSub.unsubscribe
+    thread = None
     worker = StemwebSimpleWorker(["default"], connection=django_rq.get_connection("default"))
 
     def unsubscribe_then_let_the_thread_run_first(pubsub, *args, **kwargs):
+        nonlocal thread
+        thread = worker.pubsub_thread
         unsubscribe(pubsub, *args, **kwargs)
         deadline = time.monotonic() + 10
-        while not _in_event_wait(worker.pubsub_thread) and time.monotonic() < deadline:
+        while not _in_event_wait(thread) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     monkeypatch.setattr(PubSub, "unsubscribe", unsubscribe_then_let_the_thread_run_first)
@@ -73,5 +76,5 @@ def test_a_worker_that_ran_a_job_stops_within_five_seconds(monkeypatch):
     worker.work(burst=True)
     elapsed = time.monotonic() - started
 
-    assert worker.pubsub_thread is not None and not worker.pubsub_thread.is_alive()
+    assert worker.pubsub_thread is None and not thread.is_alive()
     assert elapsed < 5, f"the worker took {elapsed:.1f} s to stop"
