@@ -48,7 +48,7 @@ test: install-dev models
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 $(PYTEST_ARGS)
 	$(BIN)/python tests/faults/run.py --quick
 
 lint: install-dev

