@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format bench install install-dev models faults faults-quick lock upgrade
+.PHONY: run test lint format bench install install-dev models faults faults-quick lock upgrade train
 
 # Installs come from the lock files alone (requirements/*.txt, made by `make lock`): every
 # package pinned and checked by sha256, no dependency resolved on this machine, wheels only, so
@@ -76,11 +76,32 @@ bench: install-dev models
 LOCK_ARGS := --generate-hashes --universal --python-version 3.11 --custom-compile-command "make lock" --quiet
 
 # dev.txt first; app.txt is constrained by it, so production runs the versions the suite tested.
+# train.txt: the training environment (the app's runtime plus PyTorch's CPU build from this
+# machine's /opt/wheels), never installed with the app.
 lock: $(VENV)/.installed-dev
 	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_ARGS) $(UPGRADE) -o requirements/dev.txt
 	$(BIN)/uv pip compile pyproject.toml -c requirements/dev.txt $(LOCK_ARGS) -o requirements/app.txt
+	$(BIN)/uv pip compile training/requirements.in -c requirements/dev.txt --find-links /opt/wheels \
+	  $(LOCK_ARGS) -o requirements/train.txt
 
 upgrade:
 	$(MAKE) lock UPGRADE=--upgrade
 	rm -rf $(VENV)
 	$(MAKE) test
+
+# The learned fusion (training/): the corpus from the pinned packages in training/sources.toml,
+# the engine's masks of every mixture, training with a fixed seed, the ONNX export. In a venv of
+# its own (.venv-train, requirements/train.txt); the app never imports training/.
+TRAIN := .venv-train/bin/python
+CORPUS := var/training/corpus
+
+.venv-train/.installed: requirements/train.txt requirements/app.txt
+	$(PYTHON) -m venv --clear .venv-train
+	$(TRAIN) -m pip install --quiet --require-hashes --no-deps --only-binary=:all: -r requirements/train.txt
+	touch $@
+
+train: .venv-train/.installed models
+	$(TRAIN) -m training.corpus --out $(CORPUS) --hours 3.2 --seed 0
+	$(TRAIN) -m training.features --corpus $(CORPUS)
+	$(TRAIN) -m training.train --corpus $(CORPUS) --out var/training/run --seed 0
+	$(TRAIN) -m training.export --weights var/training/run/fusion.pt --out audio/engine/fusion.onnx

@@ -74,3 +74,45 @@ def fuse(vocals: np.ndarray, speech: np.ndarray, power: np.ndarray, mode: Mode) 
     """
     w = voice_weight(vocals, speech, power, mode)
     return (w * vocals + (1.0 - w) * speech[None]).astype(np.float32)
+
+
+class LearnedFusion:
+    """The trained fusion network (``training/model.py``), run by onnxruntime.
+
+    It sees what :func:`fuse` sees and the mixture's log-magnitude, per channel, and returns
+    the foreground mask ``g (w V + (1 - w) S)`` with a blend ``w`` and a gain ``g`` per band
+    and frame. Trained on the corpus ``training/corpus.py`` builds; see ``training/``.
+
+    Args:
+        path: the ONNX graph (``audio/engine/fusion.onnx``).
+        threads: onnxruntime's intra-op threads.
+    """
+
+    def __init__(self, path: str, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+    def mask(
+        self, vocals: np.ndarray, speech: np.ndarray, spec: np.ndarray, mode: Mode
+    ) -> np.ndarray:
+        """The foreground mask, float32 (channels, bins, frames) in [0, 1].
+
+        Args:
+            vocals: Spleeter's mask, (channels, bins, frames).
+            speech: DeepFilterNet's mask, (bins, frames).
+            spec: the mixture's complex STFT, (channels, bins, frames).
+            mode: foreground/background or vocals/instrumental (the network's mode input).
+        """
+        channels = vocals.shape[0]
+        inputs = {
+            "vocals": np.ascontiguousarray(vocals, dtype=np.float32),
+            "speech": np.ascontiguousarray(np.broadcast_to(speech, vocals.shape), np.float32),
+            "log_mag": np.log10(np.abs(spec) + 1e-5).astype(np.float32),
+            "mode": np.full(channels, 1.0 if mode is Mode.VOCALS else 0.0, np.float32),
+        }
+        return self._session.run(None, inputs)[0]

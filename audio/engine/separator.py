@@ -74,6 +74,23 @@ def _fit(audio: np.ndarray, frames: int) -> np.ndarray:
     return np.concatenate([audio, np.zeros((frames - len(audio), *audio.shape[1:]), audio.dtype)])
 
 
+@dataclass(frozen=True)
+class Masks:
+    """What the two models say of one stereo window at 44.1 kHz (:meth:`Engine.masks`).
+
+    ``spec``: complex64 (2, 2049, frames) STFT of the window (:func:`spleeter.stft`);
+    ``vocals``: Spleeter's vocals mask per channel, float32 (2, 2049, frames) in [0, 1];
+    ``speech``: DeepFilterNet3's mask of the mid signal, float32 (2049, frames) in [0, 1];
+    ``samples``: the STFT's signal length; ``frames``: the window's own length (<= samples).
+    """
+
+    spec: np.ndarray
+    vocals: np.ndarray
+    speech: np.ndarray
+    samples: int
+    frames: int
+
+
 class Engine:
     """Both models, loaded once and reused for every window of a job.
 
@@ -150,23 +167,32 @@ class Engine:
                 stream.close()
         return out
 
-    def _pair_foreground(
-        self, pair: np.ndarray, sample_rate: int, mode: Mode, dfn: deepfilter.DeepFilter
-    ) -> np.ndarray:
+    def masks(self, pair: np.ndarray, sample_rate: int, dfn: deepfilter.DeepFilter) -> Masks:
+        """Both models' masks of one stereo window, on Spleeter's STFT grid at 44.1 kHz.
+
+        Args:
+            pair: float32 (frames, 2) at ``sample_rate``.
+            dfn: the recording's DeepFilterNet stream.
+        """
         enhanced = dfn.enhance(resample(pair.mean(axis=1), sample_rate, deepfilter.SAMPLE_RATE))
         x = resample(pair, sample_rate, MODEL_RATE)
         n = len(x)
         if n < spleeter.N_FFT:  # shorter than one STFT window
             x = _fit(x, spleeter.N_FFT)
         spec = spleeter.stft(x.T)  # (2, bins, frames)
-        magnitude = np.abs(spec)
-        vocals = self._spleeter.vocals_mask(magnitude)
+        vocals = self._spleeter.vocals_mask(np.abs(spec))
         enhanced44 = _fit(resample(enhanced, deepfilter.SAMPLE_RATE, MODEL_RATE), len(x))
         # The STFT is linear: the mid's spectrum is the mean of the channels' spectra.
         speech_m = speech_mask(spleeter.stft(enhanced44[None])[0], spec.mean(axis=0))
-        power = (magnitude**2).mean(axis=0)
-        mask = fuse(vocals, speech_m, power, mode)
-        fg = spleeter.istft(spec * mask, len(x))[:, :n].T
+        return Masks(spec=spec, vocals=vocals, speech=speech_m, samples=len(x), frames=n)
+
+    def _pair_foreground(
+        self, pair: np.ndarray, sample_rate: int, mode: Mode, dfn: deepfilter.DeepFilter
+    ) -> np.ndarray:
+        m = self.masks(pair, sample_rate, dfn)
+        power = (np.abs(m.spec) ** 2).mean(axis=0)
+        mask = fuse(m.vocals, m.speech, power, mode)
+        fg = spleeter.istft(m.spec * mask, m.samples)[:, : m.frames].T
         return _fit(resample(fg, MODEL_RATE, sample_rate), len(pair))
 
     def stream(
