@@ -106,12 +106,15 @@ def table(rows: list[dict], title: str) -> str:
 
     for row in rows:
         lines.append(f"| {row['case']} | " + " | ".join(cell(row[s]) for s in systems) + " |")
+    # A mixture with no foreground has no foreground score, and its background is the mixture
+    # itself (an infinite baseline): the means are over the cases that have a foreground.
+    scored = [r for r in rows if not np.isnan(r[systems[0]][0])]
     means = []
     for s in systems:
-        fg = np.nanmean([r[s][0] for r in rows])
-        bg = np.nanmean([r[s][1] for r in rows])
+        fg = np.mean([r[s][0] for r in scored])
+        bg = np.mean([r[s][1] for r in scored])
         means.append(f"**{fg:+.2f} / {bg:+.2f}**")
-    lines.append(f"| mean of {len(rows)} | " + " | ".join(means) + " |")
+    lines.append(f"| mean of {len(scored)} with a foreground | " + " | ".join(means) + " |")
     return "\n".join(lines)
 
 
