@@ -27,8 +27,8 @@ from pathlib import Path
 import av
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
+from audio.engine.separator import resample
 from training.mix import RATE, draw, render
 from training.sources import Recording, load_manifest, recordings, unpack
 from training.split import shared_keys, side
@@ -37,27 +37,23 @@ FOREGROUND_SHARE = {"speech": 0.62, "singing": 0.28, "synth_speech": 0.10}
 MIN_SECONDS = 1.0  # shorter files (clicks, blips) are not recordings worth mixing
 
 
+def _decode_av(path: Path) -> np.ndarray:
+    """(frames, 2) float32 at :data:`RATE`, decoded and converted by PyAV (FFmpeg)."""
+    chunks = []
+    with av.open(str(path)) as container:
+        convert = av.AudioResampler(format="flt", layout="stereo", rate=RATE)
+        for frame in container.decode(audio=0):
+            chunks.extend(c.to_ndarray().reshape(-1, 2) for c in convert.resample(frame))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
+
+
 def decode(path: Path) -> np.ndarray:
-    """(frames, channels) float32 at :data:`RATE`, by soundfile, else PyAV."""
+    """(frames, channels <= 2) float32 at :data:`RATE`, by soundfile, else PyAV."""
     try:
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError):
-        chunks, rate = [], RATE
-        with av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            rate = stream.rate or RATE
-            for frame in container.decode(stream):
-                chunks.append(frame.to_ndarray().reshape(-1, frame.samples).T)
-        audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 1))
-        if audio.dtype.kind in "iu":
-            audio = audio / np.iinfo(audio.dtype).max
-    audio = audio[:, :2].astype(np.float32)
-    if rate != RATE:
-        from math import gcd
-
-        g = gcd(int(rate), RATE)
-        audio = resample_poly(audio, RATE // g, int(rate) // g, axis=0).astype(np.float32)
-    return audio
+        return _decode_av(path)
+    return resample(audio[:, :2], rate, RATE)
 
 
 class Library:

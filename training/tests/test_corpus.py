@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 
+from training.corpus import _decode_av, decode
 from training.mix import RATE, active_rms, draw, render
 from training.reserved import ReservedSource, refuse_reserved
 from training.sources import Source, load_manifest
@@ -104,3 +106,13 @@ def test_lossy_mixtures_are_aligned_and_still_sum(codec):
     # Aligned: the coding noise (in the background) is far below the mixture.
     clean, *_ = render(type(recipe)(**{**recipe.__dict__, "codec": "none"}), voice, music, 0)
     assert 10 * np.log10((clean**2).sum() / ((mixture - clean) ** 2).sum()) > 15
+
+
+def test_recordings_are_decoded_at_the_mixing_rate_by_either_decoder(tmp_path):
+    path = tmp_path / "clip.wav"
+    t = np.arange(22050) / 22050
+    sf.write(path, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050)
+    by_soundfile, by_pyav = decode(path), _decode_av(path)
+    assert by_soundfile.shape == (RATE, 1)
+    assert by_pyav.shape[1] == 2 and abs(len(by_pyav) - RATE) < 64
+    assert float(np.abs(by_soundfile).max()) == pytest.approx(0.5, abs=0.02)
